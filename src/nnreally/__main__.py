@@ -1,0 +1,7 @@
+"""``python -m nnreally`` is the stage dispatcher, like ``python -m nnreally.stages``."""
+
+import sys
+
+from nnreally.stages import main
+
+sys.exit(main(prog="python -m nnreally"))

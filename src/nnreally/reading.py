@@ -1,0 +1,85 @@
+"""Reading the stages: ``show NN`` prints a stage, ``diff NN MM`` what changed between two."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import importlib
+import inspect
+import sys
+from collections.abc import Sequence
+
+from nnreally.cli import Parser
+from nnreally.registry import Stage, all_stages, find
+
+HARNESS = {"Run"}  # imported by every stage to run it; not part of any lesson
+
+
+def imported_names(stage: Stage) -> list[tuple[str, str]]:
+    """``(module, name)`` for every name the stage imports from ``nnreally``."""
+    tree = ast.parse(stage.source)
+    return [
+        (node.module, alias.name)
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nnreally")
+        for alias in node.names
+        if alias.name not in HARNESS
+    ]
+
+
+def introduced(stage: Stage) -> list[tuple[str, str]]:
+    """Library names this stage imports that the previous stage did not, with what they call."""
+    stages = list(all_stages())
+    index = stages.index(stage)
+    before = set(imported_names(stages[index - 1])) if index else set()
+    new = [pair for pair in imported_names(stage) if pair not in before]
+    seen: list[tuple[str, str]] = []
+    while new:
+        module_name, name = new.pop(0)
+        if (module_name, name) in seen:
+            continue
+        seen.append((module_name, name))
+        module = importlib.import_module(module_name)
+        code = getattr(getattr(module, name), "__code__", None)
+        for called in code.co_names if code else ():
+            target = getattr(module, called, None)
+            if inspect.isfunction(target) and target.__module__ == module_name:
+                new.append((module_name, called))
+    return seen
+
+
+def show(stage: Stage) -> str:
+    """The stage's source, followed by the library code it introduces."""
+    parts = [f"# {stage.path.name}\n", stage.source]
+    for module_name, name in introduced(stage):
+        source = inspect.getsource(getattr(importlib.import_module(module_name), name))
+        parts.append(f"\n# --- introduced here, from {module_name}: {name} ---\n{source}")
+    return "".join(parts)
+
+
+def unified_diff(a: Stage, b: Stage) -> str:
+    """What changed from stage ``a`` to stage ``b``, as a unified diff."""
+    return "".join(
+        difflib.unified_diff(
+            a.source.splitlines(keepends=True),
+            b.source.splitlines(keepends=True),
+            fromfile=f"stages/{a.path.name}",
+            tofile=f"stages/{b.path.name}",
+        )
+    )
+
+
+def main(argv: Sequence[str], prog: str) -> int:
+    """``show NN`` or ``diff NN MM``; errors propagate to the dispatcher."""
+    command, rest = argv[0], argv[1:]
+    parser = Parser(prog=f"{prog} {command}")
+    if command == "show":
+        parser.add_argument("stage", help="stage number, e.g. 05")
+        args = parser.parse_args(rest)
+        sys.stdout.write(show(find(args.stage)))
+        return 0
+    parser.add_argument("a", help="first stage, e.g. 04")
+    parser.add_argument("b", help="second stage, e.g. 05")
+    args = parser.parse_args(rest)
+    sys.stdout.write(unified_diff(find(args.a), find(args.b)))
+    return 0

@@ -1,0 +1,206 @@
+"""The dispatcher: ``python -m nnreally.stages`` lists, runs, shows and compares the stages."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TextIO
+
+from nnreally import reading
+from nnreally.cli import Parser, UsageError, non_negative_int, positive_float, positive_int
+from nnreally.data import DataError, default_data_dir, load_data
+from nnreally.registry import Stage, UnknownStageError, all_stages, select
+from nnreally.run import (
+    BS,
+    EPOCHS,
+    SEED,
+    DeviceError,
+    DivergedError,
+    Epoch,
+    Run,
+    resolve_device,
+    train_stage,
+)
+
+PROG = "python -m nnreally.stages"
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    parser = Parser(
+        prog=prog,
+        description="Run the stages of 'What is torch.nn really?'. Without a stage: list them.",
+        epilog=f"also: {prog} show NN | diff NN MM",
+    )
+    parser.add_argument(
+        "selection", nargs="?", help="a stage (05), a range (01-04), a list (03,07) or all"
+    )
+    parser.add_argument(
+        "--epochs",
+        type=non_negative_int,
+        default=EPOCHS,
+        help=f"epochs to train (default {EPOCHS})",
+    )
+    parser.add_argument("--bs", type=positive_int, default=BS, help=f"batch size (default {BS})")
+    parser.add_argument(
+        "--lr", type=positive_float, help="learning rate (default: the stage's own, 0.5 or 0.1)"
+    )
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=SEED, help=f"random seed (default {SEED})"
+    )
+    parser.add_argument(
+        "--device", choices=DEVICES, default="auto", help="where stages 12+ compute (default auto)"
+    )
+    parser.add_argument(
+        "--data",
+        default="auto",
+        help="auto, mnist, digits, or a path to a .pkl.gz or IDX folder (default auto: "
+        "MNIST if cached, else the built-in digits)",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="data cache folder (default $NNREALLY_DATA or ./data)"
+    )
+    parser.add_argument(
+        "--limit", type=positive_int, help="use only the first N training samples (default all)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object per stage on stdout"
+    )
+    parser.add_argument("--plot", type=Path, metavar="FILE", help="save the loss curves as a PNG")
+    parser.add_argument("--quiet", action="store_true", help="print only the final line per stage")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    """Run the command line ``argv``; return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in ("show", "diff"):
+            return reading.main(argv, prog)
+        return _run(build_parser(prog).parse_args(argv))
+    except (UsageError, UnknownStageError) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        if isinstance(e, UnknownStageError):
+            numbers = ", ".join(s.number for s in all_stages())
+            print(f"stages: {numbers} (list them with: {prog})", file=sys.stderr)
+        return EXIT_USAGE
+    except DeviceError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except (DataError, DivergedError, OSError) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def entrypoint() -> None:
+    """The ``nnreally`` console script."""
+    sys.exit(main(prog="nnreally"))
+
+
+def list_stages(out: TextIO) -> None:
+    for stage in all_stages():
+        print(f"{stage.number}  {stage.title:<20} {stage.summary}", file=out)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.selection is None:
+        list_stages(sys.stdout)
+        return 0
+    stages = select(args.selection)
+    device = resolve_device(args.device)
+    data_dir = args.data_dir or default_data_dir()
+    data = load_data(args.data, data_dir).head(args.limit)
+    # With --json, stdout carries only JSON; the human-readable lines go to stderr.
+    out = sys.stderr if args.json else sys.stdout
+    if data.note:
+        print(f"note: {data.note}", file=sys.stderr)
+    verbose = not args.quiet
+    runs = []
+    for stage in stages:
+        run = Run(data, args.lr or stage.load().LR, args.bs, args.epochs, args.seed, device)
+        if verbose:
+            _print_header(stage, run, out)
+            run.on_epoch = lambda e, out=out: print(_epoch_line(e), file=out)
+        train_stage(stage.load(), run)
+        print(_final_line(stage, run), file=out)
+        if args.json:
+            print(json.dumps(result_record(stage, run)), flush=True)
+        runs.append((stage, run))
+    if len(runs) > 1 and verbose:
+        print(file=out)
+        print(summary_table(runs), file=out)
+    if args.plot:
+        from nnreally.plots import plot_losses  # matplotlib is slow to import; only when asked
+
+        plot_losses([(s.number, r) for s, r in runs], args.plot)
+        print(f"plot: {args.plot}", file=out)
+    return 0
+
+
+def _print_header(stage: Stage, run: Run, out: TextIO) -> None:
+    print(f"stage {stage.number} · {stage.title}: {stage.summary}", file=out)
+    print(f"data: {run.data.describe()}", file=out)
+    if stage.uses_device:
+        note = " (no CUDA or MPS device found)" if run.device.type == "cpu" else ""
+        print(f"device: {run.device}{note}", file=out)
+    print(f"bs {run.bs}, lr {run.lr}, epochs {run.epochs}, seed {run.seed}", file=out)
+    print("epoch  train loss  valid loss  valid acc  seconds", file=out)
+
+
+def _epoch_line(e: Epoch) -> str:
+    train = "-" if e.train_loss is None else f"{e.train_loss:.4f}"
+    valid = f"{e.valid_loss:>10.4f}  {e.valid_acc:>9.2%}"
+    return f"{e.epoch:>5}  {train:>10}  {valid}  {e.seconds:>7.2f}"
+
+
+def _final_line(stage: Stage, run: Run) -> str:
+    last = run.history[-1]
+    return (
+        f"stage {stage.number} done: valid loss {last.valid_loss:.4f}, accuracy "
+        f"{last.valid_acc:.2%} on all {len(run.data.x_valid):,} validation images, "
+        f"{run.train_seconds:.1f} s training"
+    )
+
+
+def result_record(stage: Stage, run: Run) -> dict:
+    """The JSON object for one stage's run."""
+    last = run.history[-1]
+    return {
+        "stage": stage.number,
+        "title": stage.title,
+        "data": run.data.name,
+        "n_train": len(run.data.x_train),
+        "n_valid": len(run.data.x_valid),
+        "device": str(run.device),
+        "epochs": run.epochs,
+        "bs": run.bs,
+        "lr": run.lr,
+        "seed": run.seed,
+        "valid_loss": last.valid_loss,
+        "valid_acc": last.valid_acc,
+        "train_seconds": run.train_seconds,
+        "history": [asdict(e) for e in run.history],
+    }
+
+
+def summary_table(runs: list[tuple[Stage, Run]]) -> str:
+    lines = ["stage  title                valid loss  valid acc  train s"]
+    for stage, run in runs:
+        last = run.history[-1]
+        lines.append(
+            f"{stage.number:<5}  {stage.title:<20} {last.valid_loss:>10.4f}  "
+            f"{last.valid_acc:>9.2%}  {run.train_seconds:>7.1f}"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
