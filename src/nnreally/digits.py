@@ -57,7 +57,7 @@ WARP_STD = 0.035  # in units of half the image side
 DILATIONS = 4  # stroke width: 0..3 dilations of one (high-resolution) pixel each
 BLUR_SIGMAS = (0.5, 0.9, 1.3)  # in high-resolution pixels
 CONTRAST_RANGE = (0.7, 1.0)
-NOISE_STD = 0.03
+NOISE_STD = 0.1  # multiplicative: ink gets texture, the background stays 0 as in MNIST
 LEVELS = 255  # images are quantised to 8 bits like MNIST, so a uint8 cache is exact
 
 
@@ -155,7 +155,7 @@ def _transform(images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     small = F.avg_pool2d(_blur(warped, sigma), SCALE)
     small = small / small.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
     small = small * _uniform(gen, n, *CONTRAST_RANGE).view(n, 1, 1, 1)
-    small = small + NOISE_STD * torch.randn(small.shape, generator=gen)
+    small = small * (1 + NOISE_STD * torch.randn(small.shape, generator=gen))
     return small.clamp_(0.0, 1.0).mul_(LEVELS).round_().div_(LEVELS)
 
 

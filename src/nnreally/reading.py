@@ -40,12 +40,23 @@ def introduced(stage: Stage) -> list[tuple[str, str]]:
             continue
         seen.append((module_name, name))
         module = importlib.import_module(module_name)
-        code = getattr(getattr(module, name), "__code__", None)
-        for called in code.co_names if code else ():
+        for called in _names_used(getattr(module, name)):
             target = getattr(module, called, None)
             if inspect.isfunction(target) and target.__module__ == module_name:
                 new.append((module_name, called))
     return seen
+
+
+def _names_used(obj: object) -> list[str]:
+    """Global names a function's code refers to, its comprehensions' code included."""
+    codes = [getattr(obj, "__code__", None)]
+    names: list[str] = []
+    while codes:
+        code = codes.pop()
+        if code is not None:
+            names.extend(code.co_names)
+            codes.extend(c for c in code.co_consts if hasattr(c, "co_names"))
+    return names
 
 
 def show(stage: Stage) -> str:

@@ -1,0 +1,210 @@
+"""The dispatcher, called as a function and as ``python -m nnreally.stages``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from nnreally import stages
+from nnreally.registry import all_stages
+from tests.conftest import run_cli
+
+SMALL = ["--limit", "1000", "--data", "digits"]
+
+
+def call(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = stages.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, expected_code: int, *words: str) -> None:
+    assert code == expected_code
+    assert "Traceback" not in err
+    first = err.strip().splitlines()[0]
+    for word in words:
+        assert word in first
+
+
+def test_no_argument_lists_every_stage(capsys):
+    code, out, _ = call(capsys)
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert [line[:2] for line in lines] == [s.number for s in all_stages()]
+    assert "optim" in lines[4]
+
+
+def test_run_one_stage_prints_epochs_and_final_line(capsys):
+    code, out, _ = call(capsys, "05", *SMALL)
+    assert code == 0
+    assert "stage 05 · optim" in out
+    assert "digits: 1,000 train / 10,000 valid" in out
+    assert "epoch  train loss  valid loss  valid acc  seconds" in out
+    assert "on all 10,000 validation images" in out.splitlines()[-1]
+
+
+def test_json_has_one_object_per_stage_on_stdout(capsys):
+    code, out, err = call(capsys, "03,05-06", *SMALL, "--json", "--epochs", "1")
+    assert code == 0
+    records = [json.loads(line) for line in out.strip().splitlines()]
+    assert [r["stage"] for r in records] == ["03", "05", "06"]
+    for r in records:
+        assert r["data"] == "digits"
+        assert r["epochs"] == 1
+        assert 0 <= r["valid_acc"] <= 1
+        assert r["valid_loss"] == r["history"][-1]["valid_loss"]
+        assert [h["epoch"] for h in r["history"]] == [0, 1]
+        assert r["train_seconds"] > 0
+    assert "stage  title" in err  # the summary table went to stderr, not into the JSON
+
+
+def test_options_reach_the_run(capsys):
+    code, out, _ = call(capsys, "08", *SMALL, "--json", "--bs", "32", "--lr", "0.2", "--seed", "7")
+    record = json.loads(out)
+    assert (code, record["bs"], record["lr"], record["seed"]) == (0, 32, 0.2, 7)
+    assert record["n_train"] == 1000
+
+
+def test_plot_writes_a_png(capsys, tmp_path):
+    path = tmp_path / "loss.png"
+    code, _, _ = call(capsys, "04-05", *SMALL, "--quiet", "--plot", str(path))
+    assert code == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unknown_stage_exits_2_with_the_list(capsys):
+    code, _, err = call(capsys, "99")
+    assert_one_line_error(code, err, 2, "unknown stage '99'")
+    assert "01, 02" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["05", "--epochs", "-1"], ["--epochs", "at least 0"]),
+        (["05", "--bs", "0"], ["--bs", "at least 1"]),
+        (["05", "--lr", "abc"], ["--lr", "not a number"]),
+        (["05", "--lr", "nan"], ["--lr", "positive finite"]),
+        (["05", "--device", "tpu"], ["--device", "invalid choice"]),
+        (["05", "--limit", "x"], ["--limit", "whole number"]),
+        (["05", "--frobnicate"], ["unrecognized arguments"]),
+        (["09-03"], ["empty range"]),
+        (["show"], ["required"]),
+    ],
+)
+def test_bad_options_are_one_line(capsys, args, words):
+    code, _, err = call(capsys, *args)
+    assert_one_line_error(code, err, 2, *words)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_missing_cuda_is_a_clear_error(capsys):
+    code, _, err = call(capsys, "12", "--device", "cuda", *SMALL)
+    assert_one_line_error(code, err, 2, "no CUDA device")
+
+
+def test_stage_12_says_it_runs_on_cpu(capsys):
+    code, out, _ = call(capsys, "12", "--device", "cpu", *SMALL, "--epochs", "0")
+    assert code == 0
+    assert "device: cpu (no CUDA or MPS device found)" in out
+
+
+def test_missing_and_broken_data_files(capsys, tmp_path):
+    code, _, err = call(capsys, "05", "--data", str(tmp_path / "missing.pkl.gz"))
+    assert_one_line_error(code, err, 1, "no such data source")
+    broken = tmp_path / "broken.pkl.gz"
+    broken.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    code, _, err = call(capsys, "05", "--data", str(broken))
+    assert_one_line_error(code, err, 1, "broken.pkl.gz")
+
+
+def test_diverging_loss_names_the_learning_rate(capsys):
+    code, _, err = call(capsys, "01", *SMALL, "--lr", "100")
+    assert_one_line_error(code, err, 1, "loss became nan", "lr 100.0", "smaller --lr")
+
+
+def test_interrupt_exits_130(capsys, monkeypatch):
+    def interrupted(stage, run):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stages, "train_stage", interrupted)
+    code, _, err = call(capsys, "05", *SMALL)
+    assert_one_line_error(code, err, 130, "interrupted")
+
+
+def test_show_08_reveals_the_library_code_it_introduces(capsys):
+    code, out, _ = call(capsys, "show", "08")
+    assert code == 0
+    assert out.startswith("# 08_validation.py")
+    for name in ("def fit(", "def get_data(", "def loss_batch(", "def evaluate("):
+        assert name in out
+
+
+def test_show_01_is_just_the_stage(capsys):
+    code, out, _ = call(capsys, "show", "1")
+    assert code == 0
+    assert "introduced here" not in out
+    assert "def log_softmax(x):" in out
+
+
+def test_diff_shows_exactly_the_refactoring(capsys):
+    code, out, _ = call(capsys, "diff", "04", "05")
+    assert code == 0
+    assert out.startswith("--- stages/04_linear.py\n+++ stages/05_optim.py")
+    assert "+            opt.step()" in out
+    assert "-                    p -= p.grad * lr" in out
+
+
+@pytest.mark.slow
+def test_subprocess_run_json():
+    result = run_cli("05", *SMALL, "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["stage"] == "05"
+    assert record["title"] == "optim"
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_subprocess_unknown_stage():
+    result = run_cli("42")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "unknown stage '42'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is a POSIX signal")
+def test_subprocess_ctrl_c_exits_130():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nnreally.stages", "all", "--data", "digits"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    line = ""
+    while "epoch" not in line and time.monotonic() < deadline:
+        line = proc.stdout.readline()  # wait until training has started
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "interrupted" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_subprocess_works_from_another_directory(tmp_path):
+    """The stages ship inside the package: no checkout needed in the current directory."""
+    result = run_cli("show", "05", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "optim.SGD(model.parameters(), lr=lr)" in result.stdout
+    listing = run_cli(cwd=tmp_path)
+    assert listing.stdout.count("\n") == len(all_stages())
