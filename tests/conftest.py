@@ -25,15 +25,20 @@ def digits(data_dir: Path) -> Data:
     return load_digits(data_dir)
 
 
+# Nothing listens on the discard port: a download that a test did not arrange is refused at once.
+CLOSED_URL = "http://127.0.0.1:9/mnist.pkl.gz"
+
+
 @pytest.fixture(autouse=True)
 def _isolated_data(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point the default data folder at the session's, so no test writes into the checkout."""
+    """Keep tests off the checkout's data/ folder and off the internet."""
     monkeypatch.setenv("NNREALLY_DATA", str(data_dir))
+    monkeypatch.setenv("NNREALLY_MNIST_URL", CLOSED_URL)
 
 
 def run_cli(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
     """``python -m nnreally.stages ARGS`` in a subprocess, as a user would type it."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **kwargs.pop("env", {})}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **kwargs.pop("env", {})}  # fixtures' vars too
     return subprocess.run(
         [sys.executable, "-m", "nnreally.stages", *args],
         capture_output=True,

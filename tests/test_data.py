@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from nnreally.data import DataError, load_data, read_idx, read_idx_dir, read_pickle
+from nnreally.data import DataError, load_data
+from nnreally.readers import read_idx, read_idx_dir, read_pickle
 
 RNG = np.random.default_rng(0)
 
@@ -134,26 +135,16 @@ def test_idx_images_and_labels_must_agree(tmp_path: Path):
 
 
 def test_auto_without_mnist_falls_back_with_a_note(tmp_path: Path, digits):
-    data = load_data("auto", tmp_path)
+    data = load_data("auto", tmp_path)  # conftest points the MNIST URL at a closed port
     assert data.name == "digits"
-    assert "mnist.pkl.gz" in data.note
+    assert "using the built-in digits" in data.note
+    assert "python -m nnreally.data download" in data.note
     assert torch.equal(data.x_valid, digits.x_valid)
-
-
-def test_auto_prefers_cached_mnist(tmp_path: Path):
-    (tmp_path / "mnist").mkdir()
-    write_pickle(tmp_path / "mnist" / "mnist.pkl.gz", tutorial_layout())
-    data = load_data("auto", tmp_path)
-    assert data.name == "mnist"
-    assert data.note == ""
-    assert len(data.x_train) == 120
 
 
 def test_missing_sources_are_named(tmp_path: Path):
     with pytest.raises(DataError, match="no such data source"):
         load_data(str(tmp_path / "nope.pkl.gz"), tmp_path)
-    with pytest.raises(DataError, match="MNIST not found"):
-        load_data("mnist", tmp_path)
 
 
 def test_head_limits_training_samples_only(digits):

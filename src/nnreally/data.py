@@ -1,76 +1,84 @@
-"""Get the data as tensors: ``x_train, y_train, x_valid, y_valid``.
+"""Get the data: ``x_train, y_train, x_valid, y_valid``, by name or by path.
 
-Every source ends in the same shape: float32 images in [0, 1] as rows of 784 pixels and int64
-labels 0-9, split 50,000 / 10,000 like the tutorial's ``mnist.pkl.gz``. Sources: the tutorial's
-pickle, a folder of IDX files (MNIST, Fashion-MNIST), or the built-in generated digits.
+Named sources: ``mnist`` (the tutorial's pickle, else MNIST's IDX files, downloaded and verified
+once into the data folder), ``fashion-mnist`` (Debian's copy, else downloaded), ``digits`` (the
+built-in generated digits) and ``auto`` (MNIST if cached or downloadable, else the digits, with
+a note). Anything else is a path: a ``.pkl.gz`` in the tutorial's layout or a folder of IDX files.
+
+``python -m nnreally.data download|verify|info`` fetches and inspects the cache ahead of time.
 """
 
 from __future__ import annotations
 
-import gzip
 import os
-import pickle
-import struct
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from nnreally.cli import Parser, UsageError
 from nnreally.digits import DIGITS_SEED, LEVELS, digits
+from nnreally.download import DownloadError, Remote, fetch, is_verified
+from nnreally.readers import (
+    IDX_FILES,
+    N_TRAIN,
+    N_VALID,
+    Data,
+    DataError,
+    read_idx_dir,
+    read_pickle,
+)
 
-PIXELS = 28 * 28
-CLASSES = 10
-N_TRAIN, N_VALID = 50_000, 10_000  # the tutorial's split; IDX training sets are cut the same way
-MNIST_FILE = Path("mnist", "mnist.pkl.gz")
+__all__ = ["Data", "DataError", "DownloadError", "default_data_dir", "load_data", "load_digits"]
+
 DIGITS_VERSION = 1  # bump when the generator changes, so stale caches are not reused
-IDX_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
+URL_VARIABLE = "NNREALLY_MNIST_URL"  # one URL that replaces the MNIST mirror list
+
+# The tutorial's file and its mirror; then MNIST's IDX files on PyTorch's dataset mirror.
+MNIST_PICKLE = Remote(
+    "mnist.pkl.gz",
+    (
+        "https://github.com/pytorch/tutorials/raw/main/_static/mnist.pkl.gz",
+        "https://figshare.com/ndownloader/files/25635053",
+    ),
+    "md5",
+    "a02cd19f81d51c426d7ca14024243ce9",
 )
-GZIP_MAGIC = b"\x1f\x8b"
-UBYTE = 0x08  # the IDX type code for unsigned bytes, the only one MNIST-style files use
-
-NO_MNIST_HINT = (
-    "using the built-in digits; for real MNIST put the tutorial's mnist.pkl.gz at {path} "
-    "(or pass --data PATH)"
+_OSSCI = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+MNIST_IDX = tuple(
+    Remote(f"{stem}.gz", (f"{_OSSCI}{stem}.gz",), "sha256", digest, size)
+    for stem, digest, size in zip(
+        IDX_FILES,
+        (
+            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        ),
+        (9_912_422, 28_881, 1_648_877, 4_542),
+        strict=True,
+    )
 )
-
-
-class DataError(Exception):
-    """A data source that is missing, unreadable or not in the expected layout."""
-
-
-@dataclass(frozen=True)
-class Data:
-    """The four tensors plus where they came from; unpacks like the tutorial's tuple."""
-
-    name: str
-    origin: str
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_valid: torch.Tensor
-    y_valid: torch.Tensor
-    note: str = ""  # a warning worth one line to the user, e.g. why the fallback was used
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        return iter((self.x_train, self.y_train, self.x_valid, self.y_valid))
-
-    def head(self, limit: int | None) -> Data:
-        """The same data with only the first ``limit`` training samples (all when None)."""
-        if limit is None:
-            return self
-        return replace(self, x_train=self.x_train[:limit], y_train=self.y_train[:limit])
-
-    def describe(self) -> str:
-        """One line: name, sizes and origin."""
-        return (
-            f"{self.name}: {len(self.x_train):,} train / {len(self.x_valid):,} valid "
-            f"images ({self.origin})"
-        )
+# Fashion-MNIST's published location and checksums (github.com/zalandoresearch/fashion-mnist).
+_FASHION = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+FASHION_IDX = tuple(
+    Remote(f"{stem}.gz", (f"{_FASHION}{stem}.gz",), "md5", digest, size)
+    for stem, digest, size in zip(
+        IDX_FILES,
+        (
+            "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "25c81989df183df01b3e8a0aad5dffbe",
+            "bef4ecab320f06d8554ea6380940ec79",
+            "bb300cfdad3c16e7a12a480ee83cd310",
+        ),
+        (26_421_880, 29_515, 4_422_102, 5_148),
+        strict=True,
+    )
+)
+SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
+NAMED = ("auto", "mnist", "fashion-mnist", "digits")
 
 
 def default_data_dir() -> Path:
@@ -78,28 +86,77 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("NNREALLY_DATA", "data"))
 
 
-def load_data(source: str = "auto", data_dir: Path | None = None) -> Data:
-    """Load ``auto``, ``mnist``, ``fashion-mnist``, ``digits`` or a path (pickle or IDX folder)."""
+def mnist_urls() -> tuple[str, ...] | None:
+    """The one URL from ``$NNREALLY_MNIST_URL``, or None for the built-in mirror list."""
+    url = os.environ.get(URL_VARIABLE, "").strip()
+    return (url,) if url else None
+
+
+def cached_mnist(data_dir: Path) -> Data | None:
+    """MNIST from the data folder if a verified copy (pickle or IDX) is there."""
+    folder = data_dir / "mnist"
+    if is_verified(folder / MNIST_PICKLE.filename, MNIST_PICKLE):
+        return read_pickle(folder / MNIST_PICKLE.filename, name="mnist")
+    if all(is_verified(folder / r.filename, r) for r in MNIST_IDX):
+        return read_idx_dir(folder, name="mnist")
+    return None
+
+
+def get_mnist(data_dir: Path, progress: bool = False) -> Data:
+    """MNIST, downloaded and verified first if the data folder has no good copy."""
+    cached = cached_mnist(data_dir)
+    if cached is not None:
+        return cached
+    folder = data_dir / "mnist"
+    urls = mnist_urls()
+    try:
+        return read_pickle(fetch(MNIST_PICKLE, folder, urls=urls, progress=progress), "mnist")
+    except DownloadError as pickle_error:
+        if urls:  # the user chose one source: no fallback behind their back
+            raise
+        try:
+            for remote in MNIST_IDX:
+                fetch(remote, folder, progress=progress)
+        except DownloadError as idx_error:
+            raise DownloadError(f"{pickle_error} Then: {idx_error}") from None
+    return read_idx_dir(folder, name="mnist")
+
+
+def get_fashion(data_dir: Path, progress: bool = False) -> Data:
+    """Fashion-MNIST: Debian's copy if installed, else downloaded and verified once."""
+    if all((SYSTEM_FASHION / r.filename).is_file() for r in FASHION_IDX):
+        return read_idx_dir(SYSTEM_FASHION, name="fashion-mnist")
+    folder = data_dir / "fashion-mnist"
+    for remote in FASHION_IDX:
+        fetch(remote, folder, progress=progress)
+    return read_idx_dir(folder, name="fashion-mnist")
+
+
+def load_data(source: str = "auto", data_dir: Path | None = None, progress: bool = False) -> Data:
+    """Load a named source or a path; see the module docstring."""
     data_dir = default_data_dir() if data_dir is None else Path(data_dir)
-    mnist = data_dir / MNIST_FILE
     if source == "digits":
         return load_digits(data_dir)
     if source == "mnist":
-        if not mnist.exists():
-            raise DataError(f"MNIST not found at {mnist}; put the tutorial's mnist.pkl.gz there")
-        return read_pickle(mnist, name="mnist")
+        return get_mnist(data_dir, progress)
+    if source == "fashion-mnist":
+        return get_fashion(data_dir, progress)
     if source == "auto":
-        if mnist.exists():
-            return read_pickle(mnist, name="mnist")
-        return replace(load_digits(data_dir), note=NO_MNIST_HINT.format(path=mnist))
+        try:
+            return get_mnist(data_dir, progress)
+        except DownloadError as e:
+            note = (
+                f"using the built-in digits: MNIST is not in {data_dir / 'mnist'} and {e}; "
+                "run `python -m nnreally.data download` when online"
+            )
+            return replace(load_digits(data_dir), note=note)
     path = Path(source)
     if path.is_dir():
         return read_idx_dir(path)
     if path.exists():
         return read_pickle(path)
     raise DataError(
-        f"no such data source: {source!r} "
-        "(use auto, mnist, digits, a .pkl.gz file or an IDX folder)"
+        f"no such data source: {source!r} (use {', '.join(NAMED)}, a .pkl.gz file or an IDX folder)"
     )
 
 
@@ -135,115 +192,81 @@ def _save_quietly(path: Path, x_train, y_train, x_valid, y_valid) -> None:
         tmp.unlink(missing_ok=True)
 
 
-# --- the tutorial's pickle, read safely -------------------------------------------------------
-
-# Unpickling runs whatever callables the file names. An array needs only these; anything else
-# (os.system, eval, ...) is refused before it can run.
-_ARRAY_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("_codecs", "encode"),  # how Python 3 pickles bytes at protocol 2
-}
+# --- python -m nnreally.data ------------------------------------------------------------------
 
 
-class ArrayUnpickler(pickle.Unpickler):
-    """An unpickler that can rebuild numpy arrays and nothing else."""
-
-    def find_class(self, module: str, name: str) -> object:
-        if (module, name) not in _ARRAY_GLOBALS:
-            raise pickle.UnpicklingError(f"refused to load {module}.{name}: not part of an array")
-        if module == "numpy.core.multiarray" and hasattr(np, "_core"):
-            module = "numpy._core.multiarray"  # numpy 2 moved it; the old name warns
-        return super().find_class(module, name)
+def _cache_entries(data_dir: Path) -> list[tuple[str, Path, Remote]]:
+    """Every file the data folder may cache, with what it should be."""
+    entries = [("mnist", data_dir / "mnist" / MNIST_PICKLE.filename, MNIST_PICKLE)]
+    entries += [("mnist", data_dir / "mnist" / r.filename, r) for r in MNIST_IDX]
+    entries += [("fashion-mnist", data_dir / "fashion-mnist" / r.filename, r) for r in FASHION_IDX]
+    return entries
 
 
-def read_pickle(path: Path, name: str | None = None) -> Data:
-    """Read a ``.pkl.gz`` in the tutorial's layout: ((x_train, y_train), (x_valid, y_valid), _)."""
-    path = Path(path)
+def info(data_dir: Path) -> list[str]:
+    """What is cached where, and whether it has been verified."""
+    lines = [f"data folder: {data_dir.resolve()}"]
+    for name, path, remote in _cache_entries(data_dir):
+        if path.exists():
+            state = "verified" if is_verified(path, remote) else "CORRUPT (fails its checksum)"
+            lines.append(f"{name:<14} {path}  {path.stat().st_size:,} B  {state}")
+    digits_cache = data_dir / "digits" / f"digits-v{DIGITS_VERSION}.pt"
+    if digits_cache.exists():
+        lines.append(f"{'digits':<14} {digits_cache}  {digits_cache.stat().st_size:,} B  cache")
+    if all((SYSTEM_FASHION / r.filename).is_file() for r in FASHION_IDX):
+        lines.append(f"{'fashion-mnist':<14} {SYSTEM_FASHION}  (Debian's dataset-fashion-mnist)")
+    if len(lines) == 1:
+        lines.append("nothing cached yet: python -m nnreally.data download")
+    return lines
+
+
+def verify(data_dir: Path) -> tuple[list[str], bool]:
+    """Re-hash every cached file; return report lines and whether all are good."""
+    lines, good = [], True
+    for name, path, remote in _cache_entries(data_dir):
+        if path.exists():
+            from nnreally.download import file_digest
+
+            ok = file_digest(path, remote.algorithm) == remote.digest
+            good &= ok
+            lines.append(f"{'ok' if ok else 'CORRUPT':<8} {name:<14} {path}")
+    return lines or ["nothing cached to verify"], good
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.data") -> int:
+    """``download [mnist|fashion-mnist]``, ``verify`` or ``info``; returns the exit code."""
+    parser = Parser(prog=prog, description="Fetch and check the data cache ahead of time.")
+    parser.add_argument(
+        "--data-dir", type=Path, help="data folder (default $NNREALLY_DATA or ./data)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    get = commands.add_parser("download", help="download and verify a data set (default mnist)")
+    get.add_argument("name", nargs="?", default="mnist", choices=("mnist", "fashion-mnist"))
+    commands.add_parser("verify", help="re-check every cached file's checksum")
+    commands.add_parser("info", help="what is cached, where, verified or not")
     try:
-        with gzip.open(path, "rb") as f:
-            content = ArrayUnpickler(f, encoding="latin-1").load()
-    except pickle.UnpicklingError as e:
-        raise DataError(f"{path}: unsafe or broken pickle: {e}") from None
-    except (OSError, EOFError, ValueError, TypeError, AttributeError) as e:
-        raise DataError(f"{path}: not a readable gzip pickle ({e})") from None
-    try:
-        (x_train, y_train), (x_valid, y_valid), *_ = content
-    except (TypeError, ValueError):
-        raise DataError(
-            f"{path}: not the tutorial's layout ((x_train, y_train), (x_valid, y_valid), ...)"
-        ) from None
-    train = _as_tensors(x_train, y_train, f"{path} (train)")
-    valid = _as_tensors(x_valid, y_valid, f"{path} (valid)")
-    return Data(name or path.name, str(path), *train, *valid)
+        args = parser.parse_args(argv)
+        data_dir = args.data_dir or default_data_dir()
+        if args.command == "download":
+            data = load_data(args.name, data_dir, progress=sys.stderr.isatty())
+            print(data.describe())
+            return 0
+        if args.command == "verify":
+            lines, good = verify(data_dir)
+            print("\n".join(lines))
+            return 0 if good else 1
+        print("\n".join(info(data_dir)))
+        return 0
+    except UsageError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    except (DataError, DownloadError, OSError) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
 
 
-def _as_tensors(x: object, y: object, what: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Check one split's arrays and convert them: images to float32 [0, 1], labels to int64."""
-    if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
-        raise DataError(f"{what}: expected numpy arrays, got {type(x).__name__}/{type(y).__name__}")
-    if x.ndim != 2 or x.shape[1] != PIXELS:
-        raise DataError(f"{what}: images have shape {x.shape}, expected (N, {PIXELS})")
-    if y.shape != (len(x),):
-        raise DataError(f"{what}: {len(x)} images but labels of shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer) or (len(y) and (y.min() < 0 or y.max() >= CLASSES)):
-        raise DataError(f"{what}: labels must be integers 0-{CLASSES - 1}")
-    if x.dtype == np.uint8:
-        x = x.astype(np.float32) / LEVELS
-    if not np.issubdtype(x.dtype, np.floating) or (len(x) and (x.min() < 0 or x.max() > 1)):
-        raise DataError(f"{what}: pixel values must be floats in [0, 1] or bytes")
-    x = np.ascontiguousarray(x, np.float32)
-    return torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-
-
-# --- IDX files (MNIST's original format, also Fashion-MNIST's) --------------------------------
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """Read one IDX file (gzipped or not), checking its header against its size."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == GZIP_MAGIC:
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError) as e:
-        raise DataError(f"{path}: cannot read ({e})") from None
-    if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] != UBYTE or not 1 <= raw[3] <= 3:
-        raise DataError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{path}: IDX header cut short")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = int(np.prod(shape))
-    if len(raw) - header != expected:
-        raise DataError(
-            f"{path}: header says {shape} = {expected:,} bytes, file holds {len(raw) - header:,}"
-        )
-    return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
-
-
-def find_idx(folder: Path, stem: str) -> Path:
-    """The IDX file ``stem`` in ``folder``, gzipped or not."""
-    for candidate in (folder / f"{stem}.gz", folder / stem):
-        if candidate.exists():
-            return candidate
-    raise DataError(f"{folder}: missing {stem}.gz (an IDX folder needs {', '.join(IDX_FILES)})")
-
-
-def read_idx_dir(folder: Path, name: str | None = None) -> Data:
-    """Read a folder of IDX files; its 60,000 training images are split 50,000 / 10,000."""
-    folder = Path(folder)
-    images = read_idx(find_idx(folder, IDX_FILES[0]))
-    labels = read_idx(find_idx(folder, IDX_FILES[1]))
-    if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1:
-        raise DataError(f"{folder}: expected 28x28 images and 1-D labels, got {images.shape}")
-    if len(images) != len(labels):
-        raise DataError(f"{folder}: {len(images):,} images but {len(labels):,} labels")
-    if len(images) <= N_VALID:
-        raise DataError(f"{folder}: {len(images):,} training images; need over {N_VALID:,}")
-    x, y = _as_tensors(images.reshape(len(images), PIXELS), labels, str(folder))
-    cut = len(x) - N_VALID
-    return Data(name or folder.name, str(folder), x[:cut], y[:cut], x[cut:], y[cut:])
+if __name__ == "__main__":
+    sys.exit(main())

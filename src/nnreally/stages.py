@@ -12,7 +12,7 @@ from typing import TextIO
 
 from nnreally import reading
 from nnreally.cli import Parser, UsageError, non_negative_int, positive_float, positive_int
-from nnreally.data import DataError, default_data_dir, load_data
+from nnreally.data import DataError, DownloadError, default_data_dir, load_data
 from nnreally.registry import Stage, UnknownStageError, all_stages, select
 from nnreally.run import (
     BS,
@@ -59,8 +59,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument(
         "--data",
         default="auto",
-        help="auto, mnist, digits, or a path to a .pkl.gz or IDX folder (default auto: "
-        "MNIST if cached, else the built-in digits)",
+        help="auto, mnist, fashion-mnist, digits, or a path to a .pkl.gz or an IDX folder "
+        "(default auto: MNIST, cached or downloaded, else the built-in digits)",
     )
     parser.add_argument(
         "--data-dir", type=Path, help="data cache folder (default $NNREALLY_DATA or ./data)"
@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     except DeviceError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except (DataError, DivergedError, OSError) as e:
+    except (DataError, DownloadError, DivergedError, OSError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -117,7 +117,7 @@ def _run(args: argparse.Namespace) -> int:
     stages = select(args.selection)
     device = resolve_device(args.device)
     data_dir = args.data_dir or default_data_dir()
-    data = load_data(args.data, data_dir).head(args.limit)
+    data = load_data(args.data, data_dir, progress=sys.stderr.isatty()).head(args.limit)
     # With --json, stdout carries only JSON; the human-readable lines go to stderr.
     out = sys.stderr if args.json else sys.stdout
     if data.note:

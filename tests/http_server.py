@@ -1,0 +1,76 @@
+"""A real HTTP server on 127.0.0.1 for the download tests, scripted per path.
+
+Each path maps to a list of replies, used in order (the last one repeats). A reply is a
+status, a body, and optional behaviour: announce a longer Content-Length than it sends
+(truncation), drip the body slowly, or stall after the headers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    announce: int | None = None  # Content-Length to claim (default: the body's length)
+    stall: float = 0.0  # seconds to wait after the headers, before the body
+    drip: float = 0.0  # seconds between chunks of the body
+    chunk: int = 1024
+
+
+class Server:
+    """Serves ``routes``; ``hits[path]`` counts requests. Use as a context manager."""
+
+    def __init__(self, routes: dict[str, list[Reply]]) -> None:
+        self.routes = routes
+        self.hits: dict[str, int] = {}
+        self.stop = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                n = server.hits.get(self.path, 0)
+                server.hits[self.path] = n + 1
+                replies = server.routes.get(self.path, [Reply(404, b"not found")])
+                reply = replies[min(n, len(replies) - 1)]
+                self.send_response(reply.status)
+                length = len(reply.body) if reply.announce is None else reply.announce
+                self.send_header("Content-Length", str(length))
+                self.end_headers()
+                if reply.stall:
+                    server.stop.wait(reply.stall)
+                try:
+                    for i in range(0, len(reply.body), reply.chunk):
+                        if server.stop.is_set():
+                            return
+                        self.wfile.write(reply.body[i : i + reply.chunk])
+                        self.wfile.flush()
+                        if reply.drip:
+                            time.sleep(reply.drip)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
+
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_port}{path}"
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
