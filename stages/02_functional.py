@@ -16,13 +16,12 @@ from nnreally.run import Run
 LR = 0.5  # the tutorial's learning rate for this model
 
 # %% [markdown]
-# The model and the training loop. ``run`` carries the data and the settings (``bs``, ``lr``,
-# ``epochs``); ``run.score`` scores the model on the whole validation set, before training and
-# after each epoch.
+# The model and the training loop. ``run`` carries the data and the settings; ``run.score``
+# scores the model on the whole validation set, before training and after each epoch.
 
 
 # %%
-def main(run: Run) -> None:
+def main(run: Run):
     x_train, y_train, x_valid, y_valid = run.data
     n, c = x_train.shape
     bs, lr, epochs = run.bs, run.lr, run.epochs
@@ -55,3 +54,4 @@ def main(run: Run) -> None:
                 weights.grad.zero_()
                 bias.grad.zero_()
         run.score(model, losses)
+    return model

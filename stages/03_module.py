@@ -30,8 +30,8 @@ class MnistLogistic(nn.Module):
 
 
 # %% [markdown]
-# The training loop. ``run`` carries the settings (``bs``, ``lr``, ``epochs``); ``run.score``
-# scores the model on the whole validation set, before training and after each epoch.
+# The training loop. ``run`` carries the data and the settings; ``run.score`` scores the
+# model on the whole validation set, before training and after each epoch.
 
 
 # %%
@@ -59,8 +59,9 @@ def fit(run, model, loss_func, x_train, y_train):
 
 
 # %%
-def main(run: Run) -> None:
+def main(run: Run):
     x_train, y_train, x_valid, y_valid = run.data
     model = MnistLogistic()
     loss_func = F.cross_entropy
     fit(run, model, loss_func, x_train, y_train)
+    return model

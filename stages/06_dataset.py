@@ -31,7 +31,7 @@ def get_model(lr):
 
 
 # %% [markdown]
-# The training loop. ``run`` carries the settings (``bs``, ``epochs``); ``run.score`` scores the
+# The training loop. ``run`` carries the data and the settings; ``run.score`` scores the
 # model on the whole validation set, before training and after each epoch.
 
 
@@ -55,9 +55,10 @@ def fit(run, model, loss_func, opt, train_ds):
 
 
 # %%
-def main(run: Run) -> None:
+def main(run: Run):
     x_train, y_train, x_valid, y_valid = run.data
     train_ds = TensorDataset(x_train, y_train)
     model, opt = get_model(run.lr)
     loss_func = F.cross_entropy
     fit(run, model, loss_func, opt, train_ds)
+    return model

@@ -54,10 +54,11 @@ def fit(run, model, loss_func, opt, train_dl):
 
 
 # %%
-def main(run: Run) -> None:
+def main(run: Run):
     x_train, y_train, x_valid, y_valid = run.data
     train_ds = TensorDataset(x_train, y_train)
     train_dl = DataLoader(train_ds, batch_size=run.bs)
     model, opt = get_model(run.lr)
     loss_func = F.cross_entropy
     fit(run, model, loss_func, opt, train_dl)
+    return model

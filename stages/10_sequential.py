@@ -40,7 +40,7 @@ def get_model(lr):
 
 
 # %%
-def main(run: Run) -> None:
+def main(run: Run):
     x_train, y_train, x_valid, y_valid = run.data
     train_ds = TensorDataset(x_train, y_train)
     valid_ds = TensorDataset(x_valid, y_valid)
@@ -48,3 +48,4 @@ def main(run: Run) -> None:
     model, opt = get_model(run.lr)
     loss_func = F.cross_entropy
     fit(run.epochs, model, loss_func, opt, train_dl, valid_dl, run.log)
+    return model

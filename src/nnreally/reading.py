@@ -6,12 +6,16 @@ import ast
 import difflib
 import importlib
 import inspect
+import os
+import shutil
 import sys
 from collections.abc import Sequence
 
-from nnreally.cli import Parser
+from nnreally.cli import Parser, positive_int
+from nnreally.diffview import render_terminal
 from nnreally.registry import Stage, all_stages, find
 
+DEFAULT_WIDTH = 160  # when the output is not a terminal
 HARNESS = {"Run"}  # imported by every stage to run it; not part of any lesson
 
 
@@ -91,6 +95,17 @@ def main(argv: Sequence[str], prog: str) -> int:
         return 0
     parser.add_argument("a", help="first stage, e.g. 04")
     parser.add_argument("b", help="second stage, e.g. 05")
+    parser.add_argument("--side-by-side", "-y", action="store_true", help="two columns")
+    parser.add_argument("--width", type=positive_int, help="columns (default: the terminal's)")
+    parser.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     args = parser.parse_args(rest)
-    sys.stdout.write(unified_diff(find(args.a), find(args.b)))
+    a, b = find(args.a), find(args.b)
+    if not args.side_by_side:
+        sys.stdout.write(unified_diff(a, b))
+        return 0
+    width = args.width or shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+    colour = sys.stdout.isatty() and not args.no_color and "NO_COLOR" not in os.environ
+    titles = (f"stages/{a.path.name}", f"stages/{b.path.name}")
+    lines = a.source.splitlines(), b.source.splitlines()
+    sys.stdout.write(render_terminal(*lines, width=width, colour=colour, titles=titles))
     return 0

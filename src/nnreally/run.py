@@ -64,6 +64,7 @@ class Run:
     on_epoch: Callable[[Epoch], None] | None = None
     history: list[Epoch] = field(default_factory=list)
     batch_losses: list[float] = field(default_factory=list)  # every training batch, for plots
+    model: Callable | None = None  # the trained model, once the stage has run
     _mark: float = field(default_factory=time.perf_counter, repr=False)
 
     def valid_batches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -114,11 +115,11 @@ def warm_up() -> None:
 
 
 def train_stage(stage: ModuleType, run: Run) -> Run:
-    """Seed, then run a stage's ``main``; the run's history holds the result."""
+    """Seed, then run a stage's ``main``; the run's history and model hold the result."""
     warm_up()
     torch.manual_seed(run.seed)
     run._mark = time.perf_counter()
-    stage.main(run)
+    run.model = stage.main(run)
     if not run.history:
         raise RuntimeError(f"{stage.__name__} logged no epoch")
     return run

@@ -7,12 +7,15 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
+import torch
+
 from nnreally import reading
 from nnreally.cli import Parser, UsageError, non_negative_int, positive_float, positive_int
-from nnreally.data import DataError, DownloadError, default_data_dir, load_data
+from nnreally.data import Data, DataError, DownloadError, default_data_dir, load_data
 from nnreally.registry import Stage, UnknownStageError, all_stages, select
 from nnreally.run import (
     BS,
@@ -31,20 +34,10 @@ EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
-def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    parser = Parser(
-        prog=prog,
-        description="Run the stages of 'What is torch.nn really?'. Without a stage: list them.",
-        epilog=f"also: {prog} show NN | diff NN MM",
-    )
+def add_training_options(parser: argparse.ArgumentParser) -> None:
+    """The options that say how stages train: shared by running and by the book."""
     parser.add_argument(
-        "selection", nargs="?", help="a stage (05), a range (01-04), a list (03,07) or all"
-    )
-    parser.add_argument(
-        "--epochs",
-        type=non_negative_int,
-        default=EPOCHS,
-        help=f"epochs to train (default {EPOCHS})",
+        "--epochs", type=non_negative_int, default=EPOCHS, help=f"epochs (default {EPOCHS})"
     )
     parser.add_argument("--bs", type=positive_int, default=BS, help=f"batch size (default {BS})")
     parser.add_argument(
@@ -63,14 +56,25 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "(default auto: MNIST, cached or downloaded, else the built-in digits)",
     )
     parser.add_argument(
-        "--data-dir", type=Path, help="data cache folder (default $NNREALLY_DATA or ./data)"
+        "--data-dir", type=Path, help="data folder (default $NNREALLY_DATA or ./data)"
     )
     parser.add_argument(
         "--limit", type=positive_int, help="use only the first N training samples (default all)"
     )
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON object per stage on stdout"
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    parser = Parser(
+        prog=prog,
+        description="Run the stages of 'What is torch.nn really?'. Without a stage: list them.",
+        epilog=f"also: {prog} show NN | diff NN MM [--side-by-side] | book --out DIR | "
+        "samples --out FILE",
     )
+    parser.add_argument(
+        "selection", nargs="?", help="a stage (05), a range (01-04), a list (03,07) or all"
+    )
+    add_training_options(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object per stage")
     parser.add_argument("--plot", type=Path, metavar="FILE", help="save the loss curves as a PNG")
     parser.add_argument("--quiet", action="store_true", help="print only the final line per stage")
     return parser
@@ -82,6 +86,10 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     try:
         if argv and argv[0] in ("show", "diff"):
             return reading.main(argv, prog)
+        if argv and argv[0] in ("book", "samples"):
+            from nnreally import book  # pygments and matplotlib: imported only when needed
+
+            return book.main(argv, prog)
         return _run(build_parser(prog).parse_args(argv))
     except (UsageError, UnknownStageError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
@@ -110,31 +118,71 @@ def list_stages(out: TextIO) -> None:
         print(f"{stage.number}  {stage.title:<20} {stage.summary}", file=out)
 
 
+def prepare(args: argparse.Namespace) -> tuple[Data, torch.device]:
+    """The data and device the options ask for; a fallback note goes to stderr."""
+    device = resolve_device(args.device)
+    data_dir = args.data_dir or default_data_dir()
+    data = load_data(args.data, data_dir, progress=sys.stderr.isatty()).head(args.limit)
+    if data.note:
+        print(f"note: {data.note}", file=sys.stderr)
+    return data, device
+
+
+def train_all(
+    args: argparse.Namespace, stages: list[Stage], data: Data, device: torch.device, out: TextIO
+) -> list[tuple[Stage, Run]]:
+    """Train each stage on fresh settings; print its epochs (unless quiet) and its final line."""
+    verbose = not getattr(args, "quiet", True)
+    runs = []
+    for stage in stages:
+        run = Run(data, args.lr or stage.load().LR, args.bs, args.epochs, args.seed, device)
+        bar = None
+        if verbose:
+            _print_header(stage, run, out)
+            bar = _epoch_bar(run, out)
+            run.on_epoch = partial(_show_epoch, out=out, bar=bar)
+        try:
+            train_stage(stage.load(), run)
+        finally:
+            if bar is not None:
+                bar.close()
+        print(_final_line(stage, run), file=out, flush=True)
+        runs.append((stage, run))
+    return runs
+
+
+def _epoch_bar(run: Run, out: TextIO):
+    """A bar that advances per epoch, on a terminal only (None elsewhere)."""
+    if not (out.isatty() and run.epochs):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=run.epochs, unit="epoch", leave=False, file=out)
+
+
+def _show_epoch(e: Epoch, out: TextIO, bar) -> None:
+    if bar is None:
+        print(_epoch_line(e), file=out, flush=True)
+        return
+    bar.write(_epoch_line(e), file=out)
+    if e.epoch:
+        bar.update()
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.selection is None:
         list_stages(sys.stdout)
         return 0
     stages = select(args.selection)
-    device = resolve_device(args.device)
-    data_dir = args.data_dir or default_data_dir()
-    data = load_data(args.data, data_dir, progress=sys.stderr.isatty()).head(args.limit)
+    data, device = prepare(args)
     # With --json, stdout carries only JSON; the human-readable lines go to stderr.
     out = sys.stderr if args.json else sys.stdout
-    if data.note:
-        print(f"note: {data.note}", file=sys.stderr)
-    verbose = not args.quiet
     runs = []
-    for stage in stages:
-        run = Run(data, args.lr or stage.load().LR, args.bs, args.epochs, args.seed, device)
-        if verbose:
-            _print_header(stage, run, out)
-            run.on_epoch = lambda e, out=out: print(_epoch_line(e), file=out)
-        train_stage(stage.load(), run)
-        print(_final_line(stage, run), file=out)
+    for stage in stages:  # one at a time, so each JSON line appears as soon as it is known
+        runs += train_all(args, [stage], data, device, out)
         if args.json:
-            print(json.dumps(result_record(stage, run)), flush=True)
-        runs.append((stage, run))
-    if len(runs) > 1 and verbose:
+            print(json.dumps(result_record(*runs[-1])), flush=True)
+    if len(runs) > 1 and not args.quiet:
         print(file=out)
         print(summary_table(runs), file=out)
     if args.plot:

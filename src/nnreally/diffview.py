@@ -1,0 +1,148 @@
+"""Side-by-side diffs: two texts aligned row by row, with the changed parts inside lines marked.
+
+``rows`` does the aligning once; ``render_terminal`` fits it to a terminal (ANSI colour or
+plain markers) and ``render_html`` makes a table for the book.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+Span = tuple[str, bool]  # a piece of a line, and whether it changed
+
+# ANSI colours: changed lines dim red/green, their changed parts bold on a stronger background.
+_RESET = "\033[0m"
+_COLOURS = {
+    ("del", False): "\033[31m",
+    ("del", True): "\033[1;37;41m",
+    ("add", False): "\033[32m",
+    ("add", True): "\033[1;37;42m",
+}
+_GUTTER = {"same": " ", "change": "|", "del": "<", "add": ">"}
+_PLAIN_MARKS = {"del": ("[-", "-]"), "add": ("{+", "+}")}
+MIN_COLUMN = 20
+TOKEN = re.compile(r"\w+|\s+|[^\w\s]")  # words, runs of space, single punctuation marks
+WORD = re.compile(r"\w+")
+SIMILAR = 0.5  # below this share of common words, a changed line is marked whole
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the side-by-side view: ``kind`` is same, change, del (left only) or add."""
+
+    kind: str
+    left: list[Span]
+    right: list[Span]
+
+
+def _inline(a: str, b: str) -> tuple[list[Span], list[Span]]:
+    """Split two versions of a line into spans, marking the words that differ.
+
+    Lines that have little in common are marked whole: fragments of a rewritten sentence
+    would be noise.
+    """
+    words = SequenceMatcher(None, WORD.findall(a), WORD.findall(b), autojunk=False)
+    if words.ratio() < SIMILAR:
+        return [(a, True)], [(b, True)]
+    ta, tb = TOKEN.findall(a), TOKEN.findall(b)
+    matcher = SequenceMatcher(None, ta, tb, autojunk=False)
+    left: list[Span] = []
+    right: list[Span] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if i2 > i1:
+            left.append(("".join(ta[i1:i2]), op != "equal"))
+        if j2 > j1:
+            right.append(("".join(tb[j1:j2]), op != "equal"))
+    return left, right
+
+
+def rows(a: list[str], b: list[str]) -> list[Row]:
+    """Align two lists of lines (no line endings) into rows."""
+    out: list[Row] = []
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out += [Row("same", [(line, False)], [(line, False)]) for line in a[i1:i2]]
+            continue
+        old, new = a[i1:i2], b[j1:j2]
+        for k in range(max(len(old), len(new))):
+            if k < len(old) and k < len(new):
+                out.append(Row("change", *_inline(old[k], new[k])))
+            elif k < len(old):
+                out.append(Row("del", [(old[k], True)], []))
+            else:
+                out.append(Row("add", [], [(new[k], True)]))
+    return out
+
+
+def _styled(spans: list[Span], side: str, kind: str, colour: bool) -> list[tuple[str, str, str]]:
+    """Characters with the escape codes around them: (char, before, after) per visible char."""
+    chars = []
+    for text, changed in spans:
+        if kind == "same":
+            chars += [(c, "", "") for c in text]
+        elif colour:
+            code = _COLOURS[(side, changed and kind == "change")]
+            chars += [(c, code, _RESET) for c in text]
+        elif changed and kind == "change":
+            start, end = _PLAIN_MARKS[side]
+            marked = f"{start}{text}{end}"
+            chars += [(c, "", "") for c in marked]
+        else:
+            chars += [(c, "", "") for c in text]
+    return chars
+
+
+def _wrap(chars: list[tuple[str, str, str]], width: int) -> list[str]:
+    """Hard-wrap styled characters into lines of ``width`` visible characters, padded."""
+    pieces = [chars[i : i + width] for i in range(0, len(chars), width)] or [[]]
+    lines = []
+    for piece in pieces:
+        text = "".join(f"{before}{c}{after}" for c, before, after in piece)
+        lines.append(text.replace(_RESET + _RESET, _RESET) + " " * (width - len(piece)))
+    return lines
+
+
+def render_terminal(
+    a: list[str], b: list[str], width: int, colour: bool, titles: tuple[str, str] = ("", "")
+) -> str:
+    """The two texts in two columns that fit ``width``; long lines wrap within their column."""
+    column = max(MIN_COLUMN, (width - 3) // 2)
+    out = []
+    if any(titles):
+        out.append(f"{titles[0][:column]:<{column}}   {titles[1][:column]}".rstrip())
+        out.append(f"{'-' * column}   {'-' * column}")
+    for row in rows([line.expandtabs() for line in a], [line.expandtabs() for line in b]):
+        left = _wrap(_styled(row.left, "del", row.kind, colour), column)
+        right = _wrap(_styled(row.right, "add", row.kind, colour), column)
+        blank = " " * column
+        for i in range(max(len(left), len(right))):
+            gutter = _GUTTER[row.kind] if i == 0 else " "
+            line = f"{left[i] if i < len(left) else blank} {gutter} "
+            out.append((line + (right[i] if i < len(right) else "")).rstrip())
+    return "\n".join(out) + "\n"
+
+
+def _html_spans(spans: list[Span], kind: str, tag: str) -> str:
+    parts = []
+    for text, changed in spans:
+        escaped = html.escape(text)
+        parts.append(f"<{tag}>{escaped}</{tag}>" if changed and kind == "change" else escaped)
+    return "".join(parts)
+
+
+def render_html(a: list[str], b: list[str], titles: tuple[str, str]) -> str:
+    """A two-column HTML table; changed rows and the changed parts of lines are marked."""
+    head = f"<tr><th>{html.escape(titles[0])}</th><th>{html.escape(titles[1])}</th></tr>"
+    body = []
+    for row in rows(a, b):
+        left = _html_spans(row.left, row.kind, "del")
+        right = _html_spans(row.right, row.kind, "ins")
+        body.append(f'<tr class="{row.kind}"><td>{left}</td><td>{right}</td></tr>')
+    return (
+        f'<table class="diff">\n<thead>{head}</thead>\n<tbody>\n'
+        + "\n".join(body)
+        + "\n</tbody></table>"
+    )
