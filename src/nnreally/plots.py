@@ -39,29 +39,31 @@ def plot_samples(data: Data, path: Path, rows: int = 4, cols: int = 10) -> Path:
     """The first training images with their labels, as the tutorial's ``imshow``, in a grid."""
     fig, axes = plt.subplots(rows, cols, figsize=GRID)
     for i, ax in enumerate(axes.flat):
-        ax.imshow(data.x_train[i].view(SIDE, SIDE), cmap="gray", vmin=0, vmax=1)
+        ax.imshow(data.x_train[i].view(SIDE, SIDE).numpy(), cmap="gray", vmin=0, vmax=1)
         ax.set_title(str(int(data.y_train[i])), fontsize=9, pad=2)
         ax.axis("off")
     fig.suptitle(f"{data.name}: first {rows * cols} training images and their labels", fontsize=10)
     return _save(fig, path)
 
 
-def plot_losses(runs: list[tuple[str, Run]], path: Path) -> Path:
-    """Training loss per batch (faint) and validation loss per epoch (dots) for each run."""
+def plot_losses(runs: list[tuple[str, Run]], path: Path, batches: bool = True) -> Path:
+    """Validation loss per epoch (dots) for each run, and training loss per batch (faint)."""
     fig, ax = plt.subplots(figsize=WIDE)
     for label, run in runs:
-        per_epoch = max(1, len(run.batch_losses) // max(1, run.epochs))
-        steps = [i / per_epoch for i in range(1, len(run.batch_losses) + 1)]
-        (line,) = ax.plot(steps, run.batch_losses, alpha=0.25, linewidth=0.8)
         epochs = [e.epoch for e in run.history]
         valid = [e.valid_loss for e in run.history]
-        ax.plot(epochs, valid, "o-", color=line.get_color(), label=f"{label} valid")
+        (line,) = ax.plot(epochs, valid, "o-", label=f"{label} valid")
+        if batches:
+            per_epoch = max(1, len(run.batch_losses) // max(1, run.epochs))
+            steps = [i / per_epoch for i in range(1, len(run.batch_losses) + 1)]
+            ax.plot(steps, run.batch_losses, alpha=0.25, linewidth=0.8, color=line.get_color())
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy loss (log scale)")
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", ncol=2)
-    ax.set_title("training loss per batch (faint) and validation loss per epoch")
+    what = "training loss per batch (faint) and " if batches else ""
+    ax.set_title(f"{what}validation loss per epoch (epoch 0: untrained)")
     fig.tight_layout()
     return _save(fig, path)
 
@@ -121,7 +123,7 @@ def plot_weights(weights: torch.Tensor, path: Path) -> Path:
     fig, axes = plt.subplots(2, 5, figsize=GRID)
     limit = float(weights.abs().max())
     for digit, ax in enumerate(axes.flat):
-        ax.imshow(weights[digit], cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.imshow(weights[digit].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
         ax.set_title(f"class {digit}", fontsize=9)
         ax.axis("off")
     fig.suptitle("learned weights per class (red: evidence for, blue: against)", fontsize=10)
@@ -138,7 +140,7 @@ def plot_filters(filters: torch.Tensor, path: Path) -> Path:
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
-            ax.imshow(filters[i, 0], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.imshow(filters[i, 0].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
             ax.set_title(f"{i}", fontsize=8)
     fig.suptitle(
         f"first-layer filters ({filters.shape[-2]}x{filters.shape[-1]} kernels)", fontsize=10
