@@ -130,7 +130,7 @@ def test_diverging_loss_names_the_learning_rate(capsys):
 
 
 def test_interrupt_exits_130(capsys, monkeypatch):
-    def interrupted(stage, run):
+    def interrupted(main, run):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(stages, "train_stage", interrupted)

@@ -59,5 +59,5 @@ def test_cache_round_trip_is_exact(tmp_path, digits: Data):
 def test_logistic_regression_accuracy_in_band(digits: Data):
     """Learnable, but not so easy that a linear model reaches 100% (MNIST: about 92%)."""
     stage = find("05")
-    run = train_stage(stage.load(), Run(digits, stage.load().LR))
+    run = train_stage(stage.load().main, Run(digits, stage.load().LR))
     assert 0.85 < run.history[-1].valid_acc < 0.97

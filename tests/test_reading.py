@@ -87,7 +87,7 @@ def png_shape(path: Path) -> tuple[int, ...]:
 def trained(digits) -> dict[str, Run]:
     small = digits.head(500)
     return {
-        n: train_stage(find(n).load(), Run(small, find(n).load().LR, epochs=1))
+        n: train_stage(find(n).load().main, Run(small, find(n).load().LR, epochs=1))
         for n in ("01", "11")
     }
 

@@ -33,7 +33,9 @@ THRESHOLDS = {
 
 def train(number: str, data: Data, **settings) -> Run:
     stage = find(number)
-    return train_stage(stage.load(), Run(data, settings.pop("lr", stage.load().LR), **settings))
+    return train_stage(
+        stage.load().main, Run(data, settings.pop("lr", stage.load().LR), **settings)
+    )
 
 
 def test_every_stage_has_a_threshold():

@@ -2,7 +2,8 @@
 
 Each function takes what it draws and a path, writes one figure of a fixed pixel size, and
 returns the path: sample digits, loss curves, a stage comparison, the ten weight images of a
-logistic model and the first-layer filters of a CNN.
+logistic model and the first-layer filters of a CNN. Figures are built with matplotlib's
+object API, not pyplot: no global state, no backend switched under a notebook's feet.
 """
 
 from __future__ import annotations
@@ -10,11 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
+from matplotlib.figure import Figure
 from torch import nn
 
 from nnreally.readers import Data
@@ -27,17 +25,17 @@ SIDE = 28
 CLASSES = 10
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI)
-    plt.close(fig)
     return path
 
 
 def plot_samples(data: Data, path: Path, rows: int = 4, cols: int = 10) -> Path:
     """The first training images with their labels, as the tutorial's ``imshow``, in a grid."""
-    fig, axes = plt.subplots(rows, cols, figsize=GRID)
+    fig = Figure(figsize=GRID)
+    axes = fig.subplots(rows, cols)
     for i, ax in enumerate(axes.flat):
         ax.imshow(data.x_train[i].view(SIDE, SIDE).numpy(), cmap="gray", vmin=0, vmax=1)
         ax.set_title(str(int(data.y_train[i])), fontsize=9, pad=2)
@@ -48,7 +46,13 @@ def plot_samples(data: Data, path: Path, rows: int = 4, cols: int = 10) -> Path:
 
 def plot_losses(runs: list[tuple[str, Run]], path: Path, batches: bool = True) -> Path:
     """Validation loss per epoch (dots) for each run, and training loss per batch (faint)."""
-    fig, ax = plt.subplots(figsize=WIDE)
+    return _save(losses_figure(runs, batches), path)
+
+
+def losses_figure(runs: list[tuple[str, Run]], batches: bool = True) -> Figure:
+    """The loss curves as a figure (a notebook shows it as the cell's output)."""
+    fig = Figure(figsize=WIDE, dpi=DPI)
+    ax = fig.subplots()
     for label, run in runs:
         epochs = [e.epoch for e in run.history]
         valid = [e.valid_loss for e in run.history]
@@ -65,12 +69,13 @@ def plot_losses(runs: list[tuple[str, Run]], path: Path, batches: bool = True) -
     what = "training loss per batch (faint) and " if batches else ""
     ax.set_title(f"{what}validation loss per epoch (epoch 0: untrained)")
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
 
 
 def plot_comparison(runs: list[tuple[str, Run]], path: Path) -> Path:
     """Every stage's final validation loss side by side, accuracy written on each bar."""
-    fig, ax = plt.subplots(figsize=WIDE)
+    fig = Figure(figsize=WIDE)
+    ax = fig.subplots()
     labels = [label for label, _ in runs]
     losses = [run.history[-1].valid_loss for _, run in runs]
     bars = ax.bar(labels, losses, color="#4c72b0")
@@ -120,7 +125,8 @@ def first_conv_filters(model: Callable) -> torch.Tensor | None:
 
 def plot_weights(weights: torch.Tensor, path: Path) -> Path:
     """Ten weight images: red pixels raise a class's score, blue ones lower it."""
-    fig, axes = plt.subplots(2, 5, figsize=GRID)
+    fig = Figure(figsize=GRID)
+    axes = fig.subplots(2, 5)
     limit = float(weights.abs().max())
     for digit, ax in enumerate(axes.flat):
         ax.imshow(weights[digit].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
@@ -135,7 +141,8 @@ def plot_filters(filters: torch.Tensor, path: Path) -> Path:
     n = filters.shape[0]
     cols = 8
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=GRID)
+    fig = Figure(figsize=GRID)
+    axes = fig.subplots(rows, cols)
     limit = float(filters.abs().max())
     for i, ax in enumerate(axes.flat):
         ax.axis("off")

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from types import ModuleType
 
 import torch
 import torch.nn.functional as F
@@ -114,12 +113,12 @@ def warm_up() -> None:
     torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
 
 
-def train_stage(stage: ModuleType, run: Run) -> Run:
-    """Seed, then run a stage's ``main``; the run's history and model hold the result."""
+def train_stage(main: Callable[[Run], Callable], run: Run) -> Run:
+    """Seed, then call a stage's ``main``; the run's history and model hold the result."""
     warm_up()
     torch.manual_seed(run.seed)
     run._mark = time.perf_counter()
-    run.model = stage.main(run)
+    run.model = main(run)
     if not run.history:
-        raise RuntimeError(f"{stage.__name__} logged no epoch")
+        raise RuntimeError(f"{main.__module__}.main logged no epoch")
     return run

@@ -142,7 +142,7 @@ def train_all(
             bar = _epoch_bar(run, out)
             run.on_epoch = partial(_show_epoch, out=out, bar=bar)
         try:
-            train_stage(stage.load(), run)
+            train_stage(stage.load().main, run)
         finally:
             if bar is not None:
                 bar.close()
