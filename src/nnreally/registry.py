@@ -49,6 +49,11 @@ class Stage:
     def uses_device(self) -> bool:
         return "run.device" in self.source
 
+    @property
+    def distributed(self) -> bool:
+        """Whether the stage joins a process group (and so runs under torchrun)."""
+        return "init_process_group" in self.source
+
     def load(self) -> ModuleType:
         """Import the stage file as a module (this defines things and runs nothing)."""
         return _load(self.path, f"nnreally_stage_{self.number}")

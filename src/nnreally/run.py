@@ -60,6 +60,7 @@ class Run:
     epochs: int = EPOCHS
     seed: int = SEED
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    cuda_graph: bool = False  # stage 13: replay each training step as a captured CUDA graph
     on_epoch: Callable[[Epoch], None] | None = None
     history: list[Epoch] = field(default_factory=list)
     batch_losses: list[float] = field(default_factory=list)  # every training batch, for plots

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -16,6 +18,7 @@ import torch
 from nnreally import reading
 from nnreally.cli import Parser, UsageError, non_negative_int, positive_float, positive_int
 from nnreally.data import Data, DataError, DownloadError, default_data_dir, load_data
+from nnreally.distributed import RankFailedError, group_of_one, launch, launched, rank
 from nnreally.registry import Stage, UnknownStageError, all_stages, select
 from nnreally.run import (
     BS,
@@ -32,6 +35,7 @@ from nnreally.run import (
 PROG = "python -m nnreally.stages"
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 DEVICES = ("auto", "cpu", "cuda", "mps")
+MAX_CPU_PROCESSES = 64  # more gloo processes than this on one machine is surely a typo
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +78,14 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "selection", nargs="?", help="a stage (05), a range (01-04), a list (03,07) or all"
     )
     add_training_options(parser)
+    parser.add_argument(
+        "--cuda-graph", action="store_true", help="stage 13: replay each step as a CUDA graph"
+    )
+    parser.add_argument(
+        "--nproc",
+        type=positive_int,
+        help="stage 14: processes to start through torchrun (default: run in this one)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per stage")
     parser.add_argument("--plot", type=Path, metavar="FILE", help="save the loss curves as a PNG")
     parser.add_argument("--quiet", action="store_true", help="print only the final line per stage")
@@ -90,7 +102,7 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
             from nnreally import book  # pygments and matplotlib: imported only when needed
 
             return book.main(argv, prog)
-        return _run(build_parser(prog).parse_args(argv))
+        return _run(build_parser(prog).parse_args(argv), argv)
     except (UsageError, UnknownStageError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         if isinstance(e, UnknownStageError):
@@ -100,7 +112,7 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     except DeviceError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except (DataError, DownloadError, DivergedError, OSError) as e:
+    except (DataError, DownloadError, DivergedError, RankFailedError, OSError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -123,7 +135,7 @@ def prepare(args: argparse.Namespace) -> tuple[Data, torch.device]:
     device = resolve_device(args.device)
     data_dir = args.data_dir or default_data_dir()
     data = load_data(args.data, data_dir, progress=sys.stderr.isatty()).head(args.limit)
-    if data.note:
+    if data.note and rank() == 0:
         print(f"note: {data.note}", file=sys.stderr)
     return data, device
 
@@ -136,6 +148,7 @@ def train_all(
     runs = []
     for stage in stages:
         run = Run(data, args.lr or stage.load().LR, args.bs, args.epochs, args.seed, device)
+        run.cuda_graph = getattr(args, "cuda_graph", False)
         bar = None
         if verbose:
             _print_header(stage, run, out)
@@ -169,17 +182,56 @@ def _show_epoch(e: Epoch, out: TextIO, bar) -> None:
         bar.update()
 
 
-def _run(args: argparse.Namespace) -> int:
+def _without_nproc(argv: list[str]) -> list[str]:
+    """The command line minus ``--nproc N``: what each launched process runs."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
+
+
+def _launch(args: argparse.Namespace, stages: list[Stage], argv: list[str]) -> int:
+    """Start ``--nproc`` copies of this command through torchrun's launcher."""
+    if any(not s.distributed for s in stages):
+        raise UsageError("--nproc: only stage 14 runs in several processes")
+    if resolve_device(args.device).type == "cuda" and args.nproc > torch.cuda.device_count():
+        raise UsageError(
+            f"--nproc {args.nproc}: one GPU per process, and there are {torch.cuda.device_count()}"
+        )
+    if args.nproc > MAX_CPU_PROCESSES:
+        raise UsageError(f"--nproc {args.nproc}: at most {MAX_CPU_PROCESSES} processes")
+    launch(args.nproc, _without_nproc(argv))
+    return 0
+
+
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.selection is None:
         list_stages(sys.stdout)
         return 0
     stages = select(args.selection)
+    if args.nproc and not launched():
+        return _launch(args, stages, argv)
+    if rank() != 0:  # only rank 0 speaks; the others train silently
+        args.quiet, args.json, args.plot = True, False, None
+    if args.cuda_graph:
+        if any("run.cuda_graph" not in s.source for s in stages):
+            raise UsageError("--cuda-graph: only stage 13 can replay a CUDA graph")
+        if resolve_device(args.device).type != "cuda":
+            raise DeviceError("--cuda-graph needs a CUDA device, and there is none here")
     data, device = prepare(args)
     # With --json, stdout carries only JSON; the human-readable lines go to stderr.
     out = sys.stderr if args.json else sys.stdout
+    if rank() != 0:
+        out = open(os.devnull, "w")  # noqa: SIM115  (lives as long as the process)
     runs = []
     for stage in stages:  # one at a time, so each JSON line appears as soon as it is known
-        runs += train_all(args, [stage], data, device, out)
+        with group_of_one() if stage.distributed else nullcontext():
+            runs += train_all(args, [stage], data, device, out)
         if args.json:
             print(json.dumps(result_record(*runs[-1])), flush=True)
     if len(runs) > 1 and not args.quiet:

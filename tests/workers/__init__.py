@@ -1,0 +1,1 @@
+"""Programs the distributed tests start in several processes through torchrun's launcher."""
