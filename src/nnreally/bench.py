@@ -28,11 +28,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from nnreally.cli import Parser, UsageError, positive_int
+from nnreally.cli import Parser, UsageError, guarded, positive_int
 from nnreally.data import DataError, DownloadError, load_data
 from nnreally.readers import Data
 from nnreally.registry import UnknownStageError, find
-from nnreally.run import BS, DeviceError, Run, resolve_device, train_stage
+from nnreally.run import BS, DEVICES, DeviceError, Run, resolve_device, train_stage
 
 DEFAULT_STAGES = "05,07,08,11,12,13"
 GRAPH = "13g"  # stage 13 with --cuda-graph, added on CUDA
@@ -199,40 +199,37 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.benc
     )
     parser.add_argument("--data", default="digits", help="data source (default digits)")
     parser.add_argument("--limit", type=positive_int, help="first N training samples (default all)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    parser.add_argument("--device", default="auto", choices=DEVICES, help="(default auto)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
-    try:
-        args = parser.parse_args(argv)
-        one_off = first_optimizer_seconds()  # before anything else builds an optimizer
-        device = resolve_device(args.device)
-        data = load_data(args.data).head(args.limit)
-        keys = (args.stages or DEFAULT_STAGES).split(",")
-        if args.stages is None and device.type == "cuda":
-            keys.append(GRAPH)
-        if GRAPH in keys and device.type != "cuda":
-            raise UsageError(f"{GRAPH} (stage 13 with a CUDA graph) needs --device cuda")
-        stages = []
-        for key in keys:
-            print(f"bench: stage {key} ...", file=sys.stderr, flush=True)
-            stages.append(time_stage(key, data, device, args.epochs))
-        print("bench: data paths ...", file=sys.stderr, flush=True)
-        paths = time_data_paths(data, device, args.epochs)
-    except (UsageError, UnknownStageError, DeviceError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
-    except (DataError, DownloadError, OSError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+    return guarded(
+        prog,
+        lambda: _bench(parser.parse_args(argv)),
+        usage=(UnknownStageError, DeviceError),
+        failure=(DataError, DownloadError),
+    )
+
+
+def _bench(args) -> int:
+    one_off = first_optimizer_seconds()  # before anything else builds an optimizer
+    device = resolve_device(args.device)
+    data = load_data(args.data).head(args.limit)
+    keys = (args.stages or DEFAULT_STAGES).split(",")
+    if args.stages is None and device.type == "cuda":
+        keys.append(GRAPH)
+    if GRAPH in keys and device.type != "cuda":
+        raise UsageError(f"{GRAPH} (stage 13 with a CUDA graph) needs --device cuda")
+    stages = []
+    for key in keys:
+        print(f"bench: stage {key} ...", file=sys.stderr, flush=True)
+        stages.append(time_stage(key, data, device, args.epochs))
+    print("bench: data paths ...", file=sys.stderr, flush=True)
     result = {
         "machine": machine(device),
         "data": data.describe(),
         "epochs": args.epochs,
         "first_optimizer_seconds": one_off,
         "stages": stages,
-        "data_paths": paths,
+        "data_paths": time_data_paths(data, device, args.epochs),
     }
     print(report(result))
     if args.json:

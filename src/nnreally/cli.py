@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
+from collections.abc import Callable
 
 
 class UsageError(Exception):
@@ -43,3 +45,30 @@ def positive_float(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"{text!r} must be a positive finite number")
     return value
+
+
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def guarded(
+    prog: str,
+    body: Callable[[], int],
+    usage: tuple[type[Exception], ...] = (),
+    failure: tuple[type[Exception], ...] = (),
+) -> int:
+    """Run a command's ``body``; turn expected errors into one line on stderr and an exit code.
+
+    ``usage`` errors (and ``UsageError``) exit 2, ``failure`` errors (and ``OSError``) exit 1,
+    Ctrl-C exits 130. Anything else is a bug and keeps its traceback.
+    """
+    try:
+        return body()
+    except (UsageError, *usage) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except (OSError, *failure) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from nnreally.cli import Parser, UsageError
+from nnreally.cli import Parser, guarded
 from nnreally.digits import DIGITS_SEED, LEVELS, digits
 from nnreally.download import DownloadError, Remote, fetch, is_verified
 from nnreally.readers import (
@@ -244,7 +244,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.data
     get.add_argument("name", nargs="?", default="mnist", choices=("mnist", "fashion-mnist"))
     commands.add_parser("verify", help="re-check every cached file's checksum")
     commands.add_parser("info", help="what is cached, where, verified or not")
-    try:
+
+    def body() -> int:
         args = parser.parse_args(argv)
         data_dir = args.data_dir or default_data_dir()
         if args.command == "download":
@@ -257,15 +258,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.data
             return 0 if good else 1
         print("\n".join(info(data_dir)))
         return 0
-    except UsageError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
-    except (DataError, DownloadError, OSError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+
+    return guarded(prog, body, failure=(DataError, DownloadError))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nnreally.cells import split_cells
-from nnreally.cli import Parser, UsageError
+from nnreally.cli import Parser, guarded
 from nnreally.registry import Stage, all_stages
 
 NOTEBOOKS = Path("notebooks")
@@ -77,11 +77,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.note
     parser = Parser(prog=prog, description="Generate the notebooks from the stage files.")
     parser.add_argument("--out", type=Path, default=NOTEBOOKS, help="folder (default notebooks/)")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
-    try:
-        args = parser.parse_args(argv)
-    except UsageError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
+    return guarded(prog, lambda: _generate(parser.parse_args(argv), prog))
+
+
+def _generate(args, prog: str) -> int:
     if args.check:
         outdated = stale(args.out)
         for path in outdated:

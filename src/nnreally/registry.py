@@ -88,7 +88,10 @@ def find(number: str) -> Stage:
     for stage in all_stages():
         if stage.number == key:
             return stage
-    raise UnknownStageError(f"unknown stage {number!r}")
+    numbers = ", ".join(s.number for s in all_stages())
+    raise UnknownStageError(
+        f"unknown stage {number!r} (the stages are {numbers}; python -m nnreally.stages lists them)"
+    )
 
 
 def select(text: str) -> list[Stage]:
@@ -103,6 +106,6 @@ def select(text: str) -> list[Stage]:
             continue
         lo, hi = find(first), find(last)
         if lo.number > hi.number:
-            raise UnknownStageError(f"empty range {part!r}")
+            raise UnknownStageError(f"empty range {part!r}: the first stage must come first")
         chosen.extend(s for s in all_stages() if lo.number <= s.number <= hi.number)
     return chosen

@@ -17,6 +17,7 @@ from nnreally.train import evaluate
 BS = 64  # the tutorial's batch size
 EPOCHS = 2  # the tutorial's epoch count
 SEED = 0
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 class DivergedError(Exception):

@@ -16,12 +16,20 @@ from typing import TextIO
 import torch
 
 from nnreally import reading
-from nnreally.cli import Parser, UsageError, non_negative_int, positive_float, positive_int
+from nnreally.cli import (
+    Parser,
+    UsageError,
+    guarded,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from nnreally.data import Data, DataError, DownloadError, default_data_dir, load_data
 from nnreally.distributed import RankFailedError, group_of_one, launch, launched, rank
 from nnreally.registry import Stage, UnknownStageError, all_stages, select
 from nnreally.run import (
     BS,
+    DEVICES,
     EPOCHS,
     SEED,
     DeviceError,
@@ -33,8 +41,6 @@ from nnreally.run import (
 )
 
 PROG = "python -m nnreally.stages"
-EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
-DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_CPU_PROCESSES = 64  # more gloo processes than this on one machine is surely a typo
 
 
@@ -95,7 +101,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """Run the command line ``argv``; return the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    try:
+
+    def body() -> int:
         if argv and argv[0] in ("show", "diff"):
             return reading.main(argv, prog)
         if argv and argv[0] in ("book", "samples"):
@@ -103,21 +110,13 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
 
             return book.main(argv, prog)
         return _run(build_parser(prog).parse_args(argv), argv)
-    except (UsageError, UnknownStageError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        if isinstance(e, UnknownStageError):
-            numbers = ", ".join(s.number for s in all_stages())
-            print(f"stages: {numbers} (list them with: {prog})", file=sys.stderr)
-        return EXIT_USAGE
-    except DeviceError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except (DataError, DownloadError, DivergedError, RankFailedError, OSError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+
+    return guarded(
+        prog,
+        body,
+        usage=(UnknownStageError, DeviceError),
+        failure=(DataError, DownloadError, DivergedError, RankFailedError),
+    )
 
 
 def entrypoint() -> None:
