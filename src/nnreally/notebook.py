@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from matplotlib.figure import Figure
 
 from nnreally.data import load_data
-from nnreally.distributed import group_of_one
 from nnreally.run import EPOCHS, Epoch, Run, resolve_device, train_stage
 
 
@@ -57,8 +56,7 @@ def train_here(main: Callable, lr: float) -> NotebookRun:
     print(data.describe())
     epochs = int(os.environ.get("NNREALLY_EPOCHS", EPOCHS))
     run = NotebookRun(data, lr, epochs=epochs, device=resolve_device("auto"), on_epoch=_print_epoch)
-    with group_of_one():  # stage 14 forms a process group; alone in a notebook, a group of one
-        train_stage(main, run)
+    train_stage(main, run)
     last = run.history[-1]
     print(
         f"done: valid loss {last.valid_loss:.4f}, accuracy {last.valid_acc:.2%} "

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from nnreally.data import Data
+from nnreally.distributed import group_of_one
 from nnreally.train import evaluate
 
 BS = 64  # the tutorial's batch size
@@ -116,11 +117,16 @@ def warm_up() -> None:
 
 
 def train_stage(main: Callable[[Run], Callable], run: Run) -> Run:
-    """Seed, then call a stage's ``main``; the run's history and model hold the result."""
+    """Seed, then call a stage's ``main``; the run's history and model hold the result.
+
+    Outside torchrun, the stage sees the environment of a process group of one, so stage 14
+    runs alone like any other stage.
+    """
     warm_up()
     torch.manual_seed(run.seed)
     run._mark = time.perf_counter()
-    run.model = main(run)
+    with group_of_one():
+        run.model = main(run)
     if not run.history:
         raise RuntimeError(f"{main.__module__}.main logged no epoch")
     return run

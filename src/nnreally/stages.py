@@ -7,7 +7,6 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -25,7 +24,7 @@ from nnreally.cli import (
     positive_int,
 )
 from nnreally.data import Data, DataError, DownloadError, default_data_dir, load_data
-from nnreally.distributed import RankFailedError, group_of_one, launch, launched, rank
+from nnreally.distributed import RankFailedError, launch, launched, rank
 from nnreally.registry import Stage, UnknownStageError, all_stages, select
 from nnreally.run import (
     BS,
@@ -229,8 +228,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         out = open(os.devnull, "w")  # noqa: SIM115  (lives as long as the process)
     runs = []
     for stage in stages:  # one at a time, so each JSON line appears as soon as it is known
-        with group_of_one() if stage.distributed else nullcontext():
-            runs += train_all(args, [stage], data, device, out)
+        runs += train_all(args, [stage], data, device, out)
         if args.json:
             print(json.dumps(result_record(*runs[-1])), flush=True)
     if len(runs) > 1 and not args.quiet:
