@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import pytest
 
 from nnreally.data import Data, load_digits
+from nnreally.registry import find
+from nnreally.run import Run, train_stage
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +38,18 @@ def _isolated_data(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep tests off the checkout's data/ folder and off the internet."""
     monkeypatch.setenv("NNREALLY_DATA", str(data_dir))
     monkeypatch.setenv("NNREALLY_MNIST_URL", CLOSED_URL)
+
+
+def train(number: str, data: Data, **settings) -> Run:
+    """Train one stage in this process, seeded, with its defaults unless ``settings`` say."""
+    module = find(number).load()
+    return train_stage(module.main, Run(data, settings.pop("lr", module.LR), **settings))
+
+
+@pytest.fixture(scope="session")
+def trained(digits: Data) -> Callable[[str], Run]:
+    """Each stage trained once per session with the defaults, shared by the tests that read it."""
+    return cache(lambda number: train(number, digits))
 
 
 def run_cli(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:

@@ -9,8 +9,7 @@ import torch
 
 from nnreally import bench, stages
 from nnreally.data import Data
-from nnreally.registry import find
-from nnreally.run import Run, train_stage
+from tests.conftest import train
 from tests.test_stages import THRESHOLDS
 
 # Same seed and data, a different (equally random) batch order: the two stages' final
@@ -19,14 +18,9 @@ from tests.test_stages import THRESHOLDS
 SAME_WITHIN = 0.1
 
 
-def train(number: str, data: Data, **settings) -> Run:
-    module = find(number).load()
-    return train_stage(module.main, Run(data, module.LR, **settings))
-
-
 @pytest.mark.slow
-def test_fast_path_matches_stage_11(digits: Data):
-    fast, tutorial = train("13", digits), train("11", digits)
+def test_fast_path_matches_stage_11(trained):
+    fast, tutorial = trained("13"), trained("11")
     assert abs(fast.history[-1].valid_loss - tutorial.history[-1].valid_loss) < SAME_WITHIN
     assert fast.history[0].valid_loss == pytest.approx(tutorial.history[0].valid_loss, rel=1e-5)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from nnreally.data import SYSTEM_FASHION, Data, load_data
-from nnreally.registry import all_stages, find
-from nnreally.run import Run, train_stage
+from nnreally.registry import all_stages
+from tests.conftest import train
 
 # stage: (threshold, measured trained valid loss, measured untrained valid loss)
 THRESHOLDS = {
@@ -33,22 +33,15 @@ THRESHOLDS = {
 }
 
 
-def train(number: str, data: Data, **settings) -> Run:
-    stage = find(number)
-    return train_stage(
-        stage.load().main, Run(data, settings.pop("lr", stage.load().LR), **settings)
-    )
-
-
 def test_every_stage_has_a_threshold():
     assert sorted(THRESHOLDS) == [s.number for s in all_stages()]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("number", list(THRESHOLDS))
-def test_stage_trains_below_threshold(number: str, digits: Data):
+def test_stage_trains_below_threshold(number: str, trained):
     threshold = THRESHOLDS[number][0]
-    run = train(number, digits)
+    run = trained(number)
     untrained, trained = run.history[0], run.history[-1]
     assert [e.epoch for e in run.history] == [0, 1, 2]
     assert untrained.valid_loss > threshold, "the threshold must fail an untrained model"
