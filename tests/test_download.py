@@ -227,3 +227,19 @@ def test_data_cli_download_verify_info(tmp_path, monkeypatch, capsys, stand_in_m
     (tmp_path / "mnist" / "mnist.pkl.gz").write_bytes(b"bit rot")
     assert data_module.main(["--data-dir", str(tmp_path), "verify"]) == 1
     assert "CORRUPT" in capsys.readouterr().out
+
+
+def test_the_real_checksums_are_the_published_ones():
+    """The stand-ins above go through a seam; the shipped checksums stay exactly these."""
+    assert data_module.MNIST_PICKLE.digest == "a02cd19f81d51c426d7ca14024243ce9"
+    assert data_module.MNIST_PICKLE.urls[0].endswith(
+        "pytorch/tutorials/raw/main/_static/mnist.pkl.gz"
+    )
+    sizes = {r.filename: (r.digest[:8], r.size) for r in data_module.MNIST_IDX}
+    assert sizes == {
+        "train-images-idx3-ubyte.gz": ("440fcabf", 9_912_422),
+        "train-labels-idx1-ubyte.gz": ("3552534a", 28_881),
+        "t10k-images-idx3-ubyte.gz": ("8d422c7b", 1_648_877),
+        "t10k-labels-idx1-ubyte.gz": ("f7ae60f9", 4_542),
+    }
+    assert all(r.algorithm == "sha256" and len(r.digest) == 64 for r in data_module.MNIST_IDX)

@@ -46,36 +46,40 @@ MNIST_PICKLE = Remote(
     "md5",
     "a02cd19f81d51c426d7ca14024243ce9",
 )
-_OSSCI = "https://ossci-datasets.s3.amazonaws.com/mnist/"
-MNIST_IDX = tuple(
-    Remote(f"{stem}.gz", (f"{_OSSCI}{stem}.gz",), "sha256", digest, size)
-    for stem, digest, size in zip(
-        IDX_FILES,
-        (
-            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-        ),
-        (9_912_422, 28_881, 1_648_877, 4_542),
-        strict=True,
+
+
+def _idx_set(
+    base: str, algorithm: str, digests: Sequence[str], sizes: Sequence[int]
+) -> tuple[Remote, ...]:
+    """The four IDX files of a data set published at ``base``, with their checksums."""
+    return tuple(
+        Remote(f"{stem}.gz", (f"{base}{stem}.gz",), algorithm, digest, size)
+        for stem, digest, size in zip(IDX_FILES, digests, sizes, strict=True)
     )
+
+
+MNIST_IDX = _idx_set(
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "sha256",
+    (
+        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    ),
+    (9_912_422, 28_881, 1_648_877, 4_542),
 )
 # Fashion-MNIST's published location and checksums (github.com/zalandoresearch/fashion-mnist).
-_FASHION = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-FASHION_IDX = tuple(
-    Remote(f"{stem}.gz", (f"{_FASHION}{stem}.gz",), "md5", digest, size)
-    for stem, digest, size in zip(
-        IDX_FILES,
-        (
-            "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-            "25c81989df183df01b3e8a0aad5dffbe",
-            "bef4ecab320f06d8554ea6380940ec79",
-            "bb300cfdad3c16e7a12a480ee83cd310",
-        ),
-        (26_421_880, 29_515, 4_422_102, 5_148),
-        strict=True,
-    )
+FASHION_IDX = _idx_set(
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    "md5",
+    (
+        "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "25c81989df183df01b3e8a0aad5dffbe",
+        "bef4ecab320f06d8554ea6380940ec79",
+        "bb300cfdad3c16e7a12a480ee83cd310",
+    ),
+    (26_421_880, 29_515, 4_422_102, 5_148),
 )
 SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
 NAMED = ("auto", "mnist", "fashion-mnist", "digits")

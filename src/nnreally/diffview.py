@@ -46,7 +46,7 @@ def _inline(a: str, b: str) -> tuple[list[Span], list[Span]]:
     """
     words = SequenceMatcher(None, WORD.findall(a), WORD.findall(b), autojunk=False)
     if words.ratio() < SIMILAR:
-        return [(a, True)], [(b, True)]
+        return [(a, True)] if a else [], [(b, True)] if b else []
     ta, tb = TOKEN.findall(a), TOKEN.findall(b)
     matcher = SequenceMatcher(None, ta, tb, autojunk=False)
     left: list[Span] = []
