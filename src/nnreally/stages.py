@@ -145,8 +145,9 @@ def train_all(
     verbose = not getattr(args, "quiet", True)
     runs = []
     for stage in stages:
-        run = Run(data, args.lr or stage.load().LR, args.bs, args.epochs, args.seed, device)
-        run.cuda_graph = getattr(args, "cuda_graph", False)
+        lr = args.lr or stage.load().LR
+        graph = getattr(args, "cuda_graph", False)  # the book has no such option
+        run = Run(data, lr, args.bs, args.epochs, args.seed, device, cuda_graph=graph)
         bar = None
         if verbose:
             _print_header(stage, run, out)
