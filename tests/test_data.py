@@ -137,7 +137,8 @@ def test_idx_images_and_labels_must_agree(tmp_path: Path):
 def test_auto_without_mnist_falls_back_with_a_note(tmp_path: Path, digits):
     data = load_data("auto", tmp_path)  # conftest points the MNIST URL at a closed port
     assert data.name == "digits"
-    assert "using the built-in digits" in data.note
+    assert "uses the built-in digits" in data.note
+    assert "(connection refused)" in data.note
     assert "python -m nnreally.data download" in data.note
     assert torch.equal(data.x_valid, digits.x_valid)
 

@@ -122,7 +122,9 @@ def get_mnist(data_dir: Path, progress: bool = False) -> Data:
             for remote in MNIST_IDX:
                 fetch(remote, folder, progress=progress)
         except DownloadError as idx_error:
-            raise DownloadError(f"{pickle_error} Then: {idx_error}") from None
+            raise DownloadError(
+                f"{pickle_error} Then: {idx_error}", pickle_error.reasons + idx_error.reasons
+            ) from None
     return read_idx_dir(folder, name="mnist")
 
 
@@ -149,9 +151,11 @@ def load_data(source: str = "auto", data_dir: Path | None = None, progress: bool
         try:
             return get_mnist(data_dir, progress)
         except DownloadError as e:
+            why = "; ".join(dict.fromkeys(e.reasons)) or str(e)  # each reason once
             note = (
-                f"using the built-in digits: MNIST is not in {data_dir / 'mnist'} and {e}; "
-                "run `python -m nnreally.data download` when online"
+                f"MNIST is not in {data_dir / 'mnist'} and could not be downloaded ({why}), "
+                "so this run uses the built-in digits. To get MNIST: "
+                "`python -m nnreally.data download` when online (--data mnist shows the details)"
             )
             return replace(load_digits(data_dir), note=note)
     path = Path(source)

@@ -33,7 +33,11 @@ HTML_STARTS = (b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")
 
 
 class DownloadError(Exception):
-    """No URL gave a verified file."""
+    """No URL gave a verified file; ``reasons`` says briefly why, one entry per URL tried."""
+
+    def __init__(self, message: str, reasons: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.reasons = list(reasons)
 
 
 class _AttemptError(Exception):
@@ -145,18 +149,20 @@ def fetch(
     except OSError as e:
         raise DownloadError(f"cannot write to {final.parent}: {e.strerror or e}") from None
     session = session or make_session()
-    tried = []
+    tried, reasons = [], []
     for url in urls or remote.urls:
         try:
             _download(session, url, remote, final, timeout, progress)
         except _AttemptError as e:
             tried.append(f"{url} ({e})")
+            reasons.append(str(e))
             continue
         _remember(final, remote)
         return final
     raise DownloadError(
         f"could not download {remote.filename}{corrupt}: tried {'; '.join(tried)}. To place it "
-        f"by hand, save it as {final} ({remote.algorithm} {remote.digest})."
+        f"by hand, save it as {final} ({remote.algorithm} {remote.digest}).",
+        reasons,
     )
 
 
