@@ -15,14 +15,13 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from nnreally.readers import Data
+from nnreally.digits import SIDE
+from nnreally.readers import CLASSES, Data
 from nnreally.run import Run
 
 DPI = 100
 WIDE = (8.0, 4.5)  # inches: 800 x 450 pixels at DPI
 GRID = (8.0, 4.0)  # 800 x 400
-SIDE = 28
-CLASSES = 10
 
 
 def _save(fig: Figure, path: Path) -> Path:
