@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from nnreally.data import DataError, load_data
-from nnreally.readers import read_idx, read_idx_dir, read_pickle
+from nnreally.data.files import read_idx, read_idx_dir, read_pickle
 
 RNG = np.random.default_rng(0)
 

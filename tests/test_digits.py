@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from nnreally.data import Data, load_digits
-from nnreally.digits import make_digits
+from nnreally.data.digits import make_digits
 from nnreally.registry import find
 from nnreally.run import Run, train_stage
 

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnreally import data as data_module
 from nnreally import stages
-from nnreally.download import DownloadError, Remote, fetch, is_verified, make_session
+from nnreally.data import __main__ as data_cli
+from nnreally.data import sources as data_module
+from nnreally.data.download import DownloadError, Remote, fetch, is_verified, make_session
 from tests.http_server import Reply, Server
 
 PAYLOAD = gzip.compress(np.random.default_rng(1).bytes(100_000))  # a 100 kB stand-in data set
@@ -219,13 +220,13 @@ def test_mnist_that_cannot_be_had_is_one_clear_line(tmp_path, monkeypatch, capsy
 def test_data_cli_download_verify_info(tmp_path, monkeypatch, capsys, stand_in_mnist):
     with Server({"/m": [Reply(body=stand_in_mnist)]}) as srv:
         monkeypatch.setenv("NNREALLY_MNIST_URL", srv.url("/m"))
-        assert data_module.main(["--data-dir", str(tmp_path), "download"]) == 0
+        assert data_cli.main(["--data-dir", str(tmp_path), "download"]) == 0
     assert "mnist: 200 train / 50 valid" in capsys.readouterr().out
-    assert data_module.main(["--data-dir", str(tmp_path), "info"]) == 0
+    assert data_cli.main(["--data-dir", str(tmp_path), "info"]) == 0
     assert "verified" in capsys.readouterr().out
-    assert data_module.main(["--data-dir", str(tmp_path), "verify"]) == 0
+    assert data_cli.main(["--data-dir", str(tmp_path), "verify"]) == 0
     (tmp_path / "mnist" / "mnist.pkl.gz").write_bytes(b"bit rot")
-    assert data_module.main(["--data-dir", str(tmp_path), "verify"]) == 1
+    assert data_cli.main(["--data-dir", str(tmp_path), "verify"]) == 1
     assert "CORRUPT" in capsys.readouterr().out
 
 

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from nnreally.cli import Parser, UsageError, guarded, positive_int
 from nnreally.data import DataError, DownloadError, load_data
-from nnreally.readers import Data
+from nnreally.data.files import Data
 from nnreally.registry import UnknownStageError, find
 from nnreally.run import BS, DEVICES, DeviceError, Run, resolve_device, train_stage
 

@@ -22,8 +22,8 @@ from pygments.lexers import PythonLexer
 from nnreally import plots
 from nnreally.cells import split_cells
 from nnreally.cli import Parser
+from nnreally.data.files import Data
 from nnreally.diffview import render_html
-from nnreally.readers import Data
 from nnreally.registry import Stage, all_stages
 from nnreally.run import Run
 

@@ -15,8 +15,8 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from nnreally.digits import SIDE
-from nnreally.readers import CLASSES, Data
+from nnreally.data.digits import SIDE
+from nnreally.data.files import CLASSES, Data
 from nnreally.run import Run
 
 DPI = 100

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nnreally.digits import LEVELS
+from nnreally.data.digits import LEVELS
 
 PIXELS = 28 * 28
 CLASSES = 10

@@ -1,27 +1,23 @@
-"""Get the data: ``x_train, y_train, x_valid, y_valid``, by name or by path.
+"""The named data sources and the data folder: ``load_data(source)`` by name or by path.
 
 Named sources: ``mnist`` (the tutorial's pickle, else MNIST's IDX files, downloaded and verified
 once into the data folder), ``fashion-mnist`` (Debian's copy, else downloaded), ``digits`` (the
 built-in generated digits) and ``auto`` (MNIST if cached or downloadable, else the digits, with
 a note). Anything else is a path: a ``.pkl.gz`` in the tutorial's layout or a folder of IDX files.
-
-``python -m nnreally.data download|verify|info`` fetches and inspects the cache ahead of time.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from nnreally.cli import Parser, guarded
-from nnreally.digits import DIGITS_SEED, LEVELS, digits
-from nnreally.download import DownloadError, Remote, fetch, is_verified
-from nnreally.readers import (
+from nnreally.data.digits import DIGITS_SEED, LEVELS, digits
+from nnreally.data.download import DownloadError, Remote, fetch, is_verified
+from nnreally.data.files import (
     IDX_FILES,
     N_TRAIN,
     N_VALID,
@@ -30,8 +26,6 @@ from nnreally.readers import (
     read_idx_dir,
     read_pickle,
 )
-
-__all__ = ["Data", "DataError", "DownloadError", "default_data_dir", "load_data", "load_digits"]
 
 DIGITS_VERSION = 1  # bump when the generator changes, so stale caches are not reused
 URL_VARIABLE = "NNREALLY_MNIST_URL"  # one URL that replaces the MNIST mirror list
@@ -198,77 +192,3 @@ def _save_quietly(path: Path, x_train, y_train, x_valid, y_valid) -> None:
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
-
-
-# --- python -m nnreally.data ------------------------------------------------------------------
-
-
-def _cache_entries(data_dir: Path) -> list[tuple[str, Path, Remote]]:
-    """Every file the data folder may cache, with what it should be."""
-    entries = [("mnist", data_dir / "mnist" / MNIST_PICKLE.filename, MNIST_PICKLE)]
-    entries += [("mnist", data_dir / "mnist" / r.filename, r) for r in MNIST_IDX]
-    entries += [("fashion-mnist", data_dir / "fashion-mnist" / r.filename, r) for r in FASHION_IDX]
-    return entries
-
-
-def info(data_dir: Path) -> list[str]:
-    """What is cached where, and whether it has been verified."""
-    lines = [f"data folder: {data_dir.resolve()}"]
-    for name, path, remote in _cache_entries(data_dir):
-        if path.exists():
-            state = "verified" if is_verified(path, remote) else "CORRUPT (fails its checksum)"
-            lines.append(f"{name:<14} {path}  {path.stat().st_size:,} B  {state}")
-    digits_cache = data_dir / "digits" / f"digits-v{DIGITS_VERSION}.pt"
-    if digits_cache.exists():
-        lines.append(f"{'digits':<14} {digits_cache}  {digits_cache.stat().st_size:,} B  cache")
-    if all((SYSTEM_FASHION / r.filename).is_file() for r in FASHION_IDX):
-        lines.append(f"{'fashion-mnist':<14} {SYSTEM_FASHION}  (Debian's dataset-fashion-mnist)")
-    if len(lines) == 1:
-        lines.append("nothing cached yet: python -m nnreally.data download")
-    return lines
-
-
-def verify(data_dir: Path) -> tuple[list[str], bool]:
-    """Re-hash every cached file; return report lines and whether all are good."""
-    lines, good = [], True
-    for name, path, remote in _cache_entries(data_dir):
-        if path.exists():
-            from nnreally.download import file_digest
-
-            ok = file_digest(path, remote.algorithm) == remote.digest
-            good &= ok
-            lines.append(f"{'ok' if ok else 'CORRUPT':<8} {name:<14} {path}")
-    return lines or ["nothing cached to verify"], good
-
-
-def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.data") -> int:
-    """``download [mnist|fashion-mnist]``, ``verify`` or ``info``; returns the exit code."""
-    parser = Parser(prog=prog, description="Fetch and check the data cache ahead of time.")
-    parser.add_argument(
-        "--data-dir", type=Path, help="data folder (default $NNREALLY_DATA or ./data)"
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    get = commands.add_parser("download", help="download and verify a data set (default mnist)")
-    get.add_argument("name", nargs="?", default="mnist", choices=("mnist", "fashion-mnist"))
-    commands.add_parser("verify", help="re-check every cached file's checksum")
-    commands.add_parser("info", help="what is cached, where, verified or not")
-
-    def body() -> int:
-        args = parser.parse_args(argv)
-        data_dir = args.data_dir or default_data_dir()
-        if args.command == "download":
-            data = load_data(args.name, data_dir, progress=sys.stderr.isatty())
-            print(data.describe())
-            return 0
-        if args.command == "verify":
-            lines, good = verify(data_dir)
-            print("\n".join(lines))
-            return 0 if good else 1
-        print("\n".join(info(data_dir)))
-        return 0
-
-    return guarded(prog, body, failure=(DataError, DownloadError))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
