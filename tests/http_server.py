@@ -2,7 +2,8 @@
 
 Each path maps to a list of replies, used in order (the last one repeats). A reply is a
 status, a body, and optional behaviour: announce a longer Content-Length than it sends
-(truncation), drip the body slowly, or stall after the headers.
+(truncation), drip the body slowly, stall after the headers, say nothing at all after accepting
+the connection, or send the headers one byte at a time.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class Reply:
     stall: float = 0.0  # seconds to wait after the headers, before the body
     drip: float = 0.0  # seconds between chunks of the body
     chunk: int = 1024
+    silent: float = 0.0  # seconds to say nothing at all, before the status line
+    header_drip: float = 0.0  # seconds between the bytes of the status line and headers
 
 
 class Server:
@@ -38,13 +41,18 @@ class Server:
                 server.hits[self.path] = n + 1
                 replies = server.routes.get(self.path, [Reply(404, b"not found")])
                 reply = replies[min(n, len(replies) - 1)]
-                self.send_response(reply.status)
+                if reply.silent and server.stop.wait(reply.silent):
+                    return
                 length = len(reply.body) if reply.announce is None else reply.announce
-                self.send_header("Content-Length", str(length))
-                self.end_headers()
-                if reply.stall:
-                    server.stop.wait(reply.stall)
                 try:
+                    if reply.header_drip:
+                        self.drip_headers(reply, length)
+                    else:
+                        self.send_response(reply.status)
+                        self.send_header("Content-Length", str(length))
+                        self.end_headers()
+                    if reply.stall:
+                        server.stop.wait(reply.stall)
                     for i in range(0, len(reply.body), reply.chunk):
                         if server.stop.is_set():
                             return
@@ -56,12 +64,23 @@ class Server:
                     pass
                 self.close_connection = True
 
+            def drip_headers(self, reply: Reply, length: int) -> None:
+                head = f"HTTP/1.1 {reply.status} OK\r\nContent-Length: {length}\r\n\r\n"
+                for byte in head.encode():
+                    if server.stop.wait(reply.header_drip):
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+
             def log_message(self, *args) -> None:  # keep test output clean
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for one, and every test shuts a server down.
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_port}{path}"

@@ -80,7 +80,9 @@ def test_wrong_layout_is_named(tmp_path: Path, content: object, message: str):
 def test_not_gzip_is_named(tmp_path: Path):
     path = tmp_path / "page.pkl.gz"
     path.write_text("<!DOCTYPE html><html>Not Found</html>")
-    with pytest.raises(DataError, match="not a readable gzip pickle"):
+    with pytest.raises(
+        DataError, match=r"page\.pkl\.gz: an HTML page .*, not the tutorial's pickle"
+    ):
         read_pickle(path)
 
 

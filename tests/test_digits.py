@@ -6,8 +6,6 @@ import torch
 
 from nnreally.data import Data, load_digits
 from nnreally.data.digits import make_digits
-from nnreally.registry import find
-from nnreally.run import Run, train_stage
 
 
 def test_same_seed_same_digits_other_seed_other_digits():
@@ -56,8 +54,6 @@ def test_cache_round_trip_is_exact(tmp_path, digits: Data):
         assert torch.equal(a, c)
 
 
-def test_logistic_regression_accuracy_in_band(digits: Data):
+def test_logistic_regression_accuracy_in_band(trained):
     """Learnable, but not so easy that a linear model reaches 100% (MNIST: about 92%)."""
-    stage = find("05")
-    run = train_stage(stage.load().main, Run(digits, stage.load().LR))
-    assert 0.85 < run.history[-1].valid_acc < 0.97
+    assert 0.85 < trained("05").history[-1].valid_acc < 0.97

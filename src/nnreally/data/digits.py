@@ -8,6 +8,7 @@ same images. The work happens at twice the final resolution and is averaged down
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -159,8 +160,13 @@ def _transform(images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return small.clamp_(0.0, 1.0).mul_(LEVELS).round_().div_(LEVELS)
 
 
-def make_digits(n: int, seed: int = DIGITS_SEED) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` generated digits as (float32 (n, 784) in [0, 1], int64 labels), classes balanced."""
+def make_digits(
+    n: int, seed: int = DIGITS_SEED, progress: Callable[[int], object] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` generated digits as (float32 (n, 784) in [0, 1], int64 labels), classes balanced.
+
+    ``progress``, when given, is called with the number of images each chunk added.
+    """
     gen = torch.Generator().manual_seed(seed)
     bank = masters()
     n_fonts, _, n_widths = bank.shape[:3]
@@ -172,13 +178,29 @@ def make_digits(n: int, seed: int = DIGITS_SEED) -> tuple[torch.Tensor, torch.Te
         part = slice(start, start + CHUNK)
         chosen = bank[fonts[part], labels[part], widths[part]].unsqueeze(1)
         images[part] = _transform(chosen, gen).view(-1, SIDE * SIDE)
+        if progress is not None:
+            progress(len(chosen))
     return images, labels
 
 
-@cache
+Split = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+_made: dict[tuple[int, int, int], Split] = {}  # each data set is made once per process
+
+
+def made(n_train: int = 50_000, n_valid: int = 10_000, seed: int = DIGITS_SEED) -> bool:
+    """Whether ``digits(n_train, n_valid, seed)`` is already in memory (returns at once)."""
+    return (n_train, n_valid, seed) in _made
+
+
 def digits(
-    n_train: int = 50_000, n_valid: int = 10_000, seed: int = DIGITS_SEED
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The built-in data set: ``x_train, y_train, x_valid, y_valid`` (cached per process)."""
-    x, y = make_digits(n_train + n_valid, seed)
-    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+    n_train: int = 50_000,
+    n_valid: int = 10_000,
+    seed: int = DIGITS_SEED,
+    progress: Callable[[int], object] | None = None,
+) -> Split:
+    """The built-in data set: ``x_train, y_train, x_valid, y_valid`` (made once per process)."""
+    key = (n_train, n_valid, seed)
+    if key not in _made:
+        x, y = make_digits(n_train + n_valid, seed, progress)
+        _made[key] = (x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+    return _made[key]

@@ -8,26 +8,17 @@ a note). Anything else is a path: a ``.pkl.gz`` in the tutorial's layout or a fo
 
 from __future__ import annotations
 
+import errno
 import os
-from collections.abc import Sequence
+import stat
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-import torch
+from nnreally.data import digits_cache
+from nnreally.data.download import DownloadError, Remote, failure, fetch, forget, is_verified
+from nnreally.data.files import FRESH_COPY, IDX_FILES, Data, DataError, read_idx_dir, read_pickle
 
-from nnreally.data.digits import DIGITS_SEED, LEVELS, digits
-from nnreally.data.download import DownloadError, Remote, fetch, is_verified
-from nnreally.data.files import (
-    IDX_FILES,
-    N_TRAIN,
-    N_VALID,
-    Data,
-    DataError,
-    read_idx_dir,
-    read_pickle,
-)
-
-DIGITS_VERSION = 1  # bump when the generator changes, so stale caches are not reused
 URL_VARIABLE = "NNREALLY_MNIST_URL"  # one URL that replaces the MNIST mirror list
 
 # The tutorial's file and its mirror; then MNIST's IDX files on PyTorch's dataset mirror.
@@ -77,11 +68,68 @@ FASHION_IDX = _idx_set(
 )
 SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
 NAMED = ("auto", "mnist", "fashion-mnist", "digits")
+SUBFOLDERS = ("mnist", "fashion-mnist", digits_cache.FOLDER)  # what the data folder may hold
 
 
 def default_data_dir() -> Path:
     """``$NNREALLY_DATA`` if set, else ``data/`` under the current directory (as the tutorial)."""
     return Path(os.environ.get("NNREALLY_DATA", "data"))
+
+
+def check_data_dir(path: Path) -> None:
+    """Raise a one-line ``DataError`` if ``path`` cannot serve as the data folder.
+
+    The folder need not exist yet (it is made when something is cached) and may be read-only
+    (the digits are then made in memory), but it must be a folder, or creatable as one.
+    """
+    path = Path(path)
+    problem = _folder_problem(path)
+    if problem:
+        raise DataError(f"data folder {path} {problem}; point --data-dir (or NNREALLY_DATA) at one")
+    for name in SUBFOLDERS:
+        sub = path / name
+        if sub.exists() and not sub.is_dir():
+            raise DataError(
+                f"{sub} is a file, but the data folder keeps {name} in a folder of that name; "
+                "move the file elsewhere"
+            )
+
+
+def _folder_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a folder we read and cache in, or None."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"is a symlink to {os.readlink(path)}, which does not exist"
+        for parent in path.absolute().parents:  # it will be made: can it be?
+            try:
+                if stat.S_ISDIR(parent.stat().st_mode):
+                    return None
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                return f"cannot be made: {_why(e, parent)}"
+            return f"cannot be made: {parent} is a file, not a folder"
+        return None
+    except OSError as e:
+        verb = "made" if e.errno == errno.ENOTDIR else "used"
+        return f"cannot be {verb}: {_why(e, path)}"
+    if not stat.S_ISDIR(info.st_mode):
+        return "is a file, not a folder"
+    if not os.access(path, os.R_OK | os.X_OK):
+        return "cannot be read (permission denied)"
+    return None
+
+
+def _why(e: OSError, path: Path) -> str:
+    """What an ``OSError`` met on the way to ``path`` means, in a few words."""
+    if e.errno == errno.ELOOP:
+        return "a symlink loop (a link that points back to itself)"
+    if e.errno == errno.ENOTDIR:
+        blocker = next((p for p in reversed(path.absolute().parents) if p.is_file()), None)
+        return f"{blocker or 'a part of the path'} is a file, not a folder"
+    return e.strerror or str(e)
 
 
 def mnist_urls() -> tuple[str, ...] | None:
@@ -90,105 +138,133 @@ def mnist_urls() -> tuple[str, ...] | None:
     return (url,) if url else None
 
 
+def _read_cached(read: Callable[[], Data], files: Sequence[Path], name: str) -> Data:
+    """Read files the cache had verified; if that fails they changed since: check them again."""
+    try:
+        return read()
+    except DataError as e:
+        for path in files:
+            forget(path)  # the next look at them hashes them again
+        what = str(e).removesuffix(f"; {FRESH_COPY}")
+        raise DataError(
+            f"{what}; this cached file had passed its checksum, so it was damaged since: "
+            f"`python -m nnreally.data download {name}` replaces it "
+            "(`python -m nnreally.data verify` checks the whole cache)"
+        ) from None
+
+
 def cached_mnist(data_dir: Path) -> Data | None:
     """MNIST from the data folder if a verified copy (pickle or IDX) is there."""
     folder = data_dir / "mnist"
-    if is_verified(folder / MNIST_PICKLE.filename, MNIST_PICKLE):
-        return read_pickle(folder / MNIST_PICKLE.filename, name="mnist")
-    if all(is_verified(folder / r.filename, r) for r in MNIST_IDX):
-        return read_idx_dir(folder, name="mnist")
+    pickle = folder / MNIST_PICKLE.filename
+    if is_verified(pickle, MNIST_PICKLE):
+        return _read_cached(lambda: read_pickle(pickle, name="mnist"), [pickle], "mnist")
+    idx = [folder / r.filename for r in MNIST_IDX]
+    if all(is_verified(path, r) for path, r in zip(idx, MNIST_IDX, strict=True)):
+        return _read_cached(lambda: read_idx_dir(folder, name="mnist"), idx, "mnist")
     return None
 
 
-def get_mnist(data_dir: Path, progress: bool = False) -> Data:
-    """MNIST, downloaded and verified first if the data folder has no good copy."""
+def get_mnist(data_dir: Path, progress: bool = False, notes: list[str] | None = None) -> Data:
+    """MNIST, downloaded and verified first if the data folder has no good copy.
+
+    Files set aside on the way (a copy that failed its checksum) are named in ``notes``.
+    """
+    notes = [] if notes is None else notes
     cached = cached_mnist(data_dir)
     if cached is not None:
         return cached
     folder = data_dir / "mnist"
     urls = mnist_urls()
     try:
-        return read_pickle(fetch(MNIST_PICKLE, folder, urls=urls, progress=progress), "mnist")
+        path = fetch(MNIST_PICKLE, folder, urls=urls, progress=progress, notes=notes)
     except DownloadError as pickle_error:
-        if urls:  # the user chose one source: no fallback behind their back
+        if urls or not pickle_error.attempts:  # the user's one URL, or a local problem
             raise
+        attempts = pickle_error.attempts
         try:
             for remote in MNIST_IDX:
-                fetch(remote, folder, progress=progress)
+                fetch(remote, folder, progress=progress, notes=notes)
         except DownloadError as idx_error:
+            if not idx_error.attempts:
+                raise
+            attempts += idx_error.attempts
+            aside = f" ({'; '.join(notes)})" if notes else ""
             raise DownloadError(
-                f"{pickle_error} Then: {idx_error}", pickle_error.reasons + idx_error.reasons
+                f"{failure('MNIST', attempts)}{aside}. To place it by hand, save the tutorial's "
+                f"{MNIST_PICKLE.filename} ({MNIST_PICKLE.algorithm} {MNIST_PICKLE.digest}) as "
+                f"{folder / MNIST_PICKLE.filename}.",
+                attempts,
             ) from None
-    return read_idx_dir(folder, name="mnist")
+        return read_idx_dir(folder, name="mnist")
+    return read_pickle(path, "mnist")
 
 
-def get_fashion(data_dir: Path, progress: bool = False) -> Data:
+def get_fashion(data_dir: Path, progress: bool = False, notes: list[str] | None = None) -> Data:
     """Fashion-MNIST: Debian's copy if installed, else downloaded and verified once."""
     if all((SYSTEM_FASHION / r.filename).is_file() for r in FASHION_IDX):
         return read_idx_dir(SYSTEM_FASHION, name="fashion-mnist")
     folder = data_dir / "fashion-mnist"
+    files = [folder / r.filename for r in FASHION_IDX]
+    if all(is_verified(path, r) for path, r in zip(files, FASHION_IDX, strict=True)):
+        return _read_cached(lambda: read_idx_dir(folder, "fashion-mnist"), files, "fashion-mnist")
     for remote in FASHION_IDX:
-        fetch(remote, folder, progress=progress)
+        fetch(remote, folder, progress=progress, notes=notes)
     return read_idx_dir(folder, name="fashion-mnist")
 
 
 def load_data(source: str = "auto", data_dir: Path | None = None, progress: bool = False) -> Data:
-    """Load a named source or a path; see the module docstring."""
+    """Load a named source or a path; see the module docstring.
+
+    ``progress`` shows downloads and the generation of the digits on stderr. Anything worth
+    telling the user (a fallback, a file set aside, a cache remade) is in ``Data.note``.
+    """
     data_dir = default_data_dir() if data_dir is None else Path(data_dir)
+    if source not in NAMED:
+        return read_path(source)
+    check_data_dir(data_dir)
+    notes: list[str] = []
     if source == "digits":
-        return load_digits(data_dir)
+        return load_digits(data_dir, progress)
     if source == "mnist":
-        return get_mnist(data_dir, progress)
-    if source == "fashion-mnist":
-        return get_fashion(data_dir, progress)
-    if source == "auto":
+        data = get_mnist(data_dir, progress, notes)
+    elif source == "fashion-mnist":
+        data = get_fashion(data_dir, progress, notes)
+    else:
         try:
-            return get_mnist(data_dir, progress)
+            data = get_mnist(data_dir, progress, notes)
         except DownloadError as e:
             why = "; ".join(dict.fromkeys(e.reasons)) or str(e)  # each reason once
-            note = (
+            notes.append(
                 f"MNIST is not in {data_dir / 'mnist'} and could not be downloaded ({why}), "
                 "so this run uses the built-in digits. To get MNIST: "
                 "`python -m nnreally.data download` when online (--data mnist shows the details)"
             )
-            return replace(load_digits(data_dir), note=note)
+            data = load_digits(data_dir, progress)
+    return replace(data, note="\n".join([*notes, *filter(None, [data.note])]))
+
+
+def read_path(source: str) -> Data:
+    """A data set named by its path: a ``.pkl.gz`` (or plain pickle) or a folder of IDX files."""
     path = Path(source)
-    if path.is_dir():
-        return read_idx_dir(path)
-    if path.exists():
-        return read_pickle(path)
-    raise DataError(
-        f"no such data source: {source!r} (use {', '.join(NAMED)}, a .pkl.gz file or an IDX folder)"
-    )
-
-
-def load_digits(data_dir: Path | None = None) -> Data:
-    """The built-in digits, cached as bytes under ``data_dir/digits`` when it is writable."""
-    cache = None if data_dir is None else data_dir / "digits" / f"digits-v{DIGITS_VERSION}.pt"
-    if cache is not None and cache.exists():
-        saved = torch.load(cache, weights_only=True)
-        x_train, x_valid = (saved[k].float() / LEVELS for k in ("x_train", "x_valid"))
-        y_train, y_valid = (saved[k].long() for k in ("y_train", "y_valid"))
-    else:
-        x_train, y_train, x_valid, y_valid = digits(N_TRAIN, N_VALID, DIGITS_SEED)
-        if cache is not None:
-            _save_quietly(cache, x_train, y_train, x_valid, y_valid)
-    origin = f"built-in, generated from matplotlib's fonts, seed {DIGITS_SEED}"
-    return Data("digits", origin, x_train, y_train, x_valid, y_valid)
-
-
-def _save_quietly(path: Path, x_train, y_train, x_valid, y_valid) -> None:
-    """Cache the digits as uint8; a folder we cannot write to only costs the cache."""
-    as_bytes = {
-        "x_train": (x_train * LEVELS).round().to(torch.uint8),
-        "y_train": y_train.to(torch.uint8),
-        "x_valid": (x_valid * LEVELS).round().to(torch.uint8),
-        "y_valid": y_valid.to(torch.uint8),
-    }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(as_bytes, tmp)
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
+        info = path.stat()
+    except FileNotFoundError:
+        raise DataError(
+            f"no such data source: {source!r} "
+            f"(use {', '.join(NAMED)}, a .pkl.gz file or an IDX folder)"
+        ) from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot be used as data ({_why(e, path)})") from None
+    if stat.S_ISDIR(info.st_mode):
+        return read_idx_dir(path)
+    return read_pickle(path)
+
+
+def load_digits(data_dir: Path | None = None, progress: bool = False) -> Data:
+    """The built-in digits, cached under ``data_dir/digits`` when it is writable.
+
+    A broken cache is made again, and one that cannot be written costs only the cache; either
+    is said in ``Data.note``. ``progress`` tells the user while the digits are being made.
+    """
+    return digits_cache.load(None if data_dir is None else Path(data_dir), progress)

@@ -1,0 +1,185 @@
+"""The built-in digits' cache: written atomically, checked on every load, remade when broken.
+
+The cache holds the four tensors as bytes plus the SHA-256 of those bytes. A load checks the
+keys, dtypes, shapes, label range and that checksum, so a truncated, damaged or foreign file
+is noticed (and the digits made again) rather than fed to a model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nnreally.data import digits as generator
+from nnreally.data.digits import DIGITS_SEED, LEVELS
+from nnreally.data.files import CLASSES, N_TRAIN, N_VALID, PIXELS, Data
+from nnreally.data.writes import atomic_write, sweep
+
+DIGITS_VERSION = 2  # bump when the generator or the file changes; v2 added the checksum
+FOLDER = "digits"
+KEYS = ("x_train", "y_train", "x_valid", "y_valid")
+DIGEST_KEY = "sha256"
+_CACHE_NAME = re.compile(r"^digits-v(?P<version>[0-9]+)\.pt$")
+ORIGIN = f"built-in, generated from matplotlib's fonts, seed {DIGITS_SEED}"
+DURATION = "5-30 s"  # what generating them takes on a laptop or a small CI machine
+
+
+class BrokenCacheError(Exception):
+    """The cache file is not what this version writes (the message says how)."""
+
+
+def cache_path(data_dir: Path) -> Path:
+    """Where the digits are cached under ``data_dir``."""
+    return Path(data_dir) / FOLDER / f"digits-v{DIGITS_VERSION}.pt"
+
+
+def _sizes() -> tuple[int, int]:
+    """The split, read at each call (a test can shrink it)."""
+    return N_TRAIN, N_VALID
+
+
+def _digest(tensors: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for key in KEYS:
+        h.update(memoryview(np.ascontiguousarray(tensors[key].numpy())).cast("B"))
+    return h.hexdigest()
+
+
+def check(path: Path) -> dict[str, torch.Tensor]:
+    """Load the cache and check all of it; a ``BrokenCacheError`` says what is wrong."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a cache can hold any bytes: every failure means "broken"
+        raise BrokenCacheError(f"cannot be loaded: {_brief(e)}") from None
+    if not isinstance(saved, dict):
+        raise BrokenCacheError(f"holds a {type(saved).__name__}, not the four tensors")
+    missing = [key for key in (*KEYS, DIGEST_KEY) if key not in saved]
+    if missing:
+        raise BrokenCacheError(f"lacks {', '.join(missing)}")
+    n_train, n_valid = _sizes()
+    shapes = {
+        "x_train": (n_train, PIXELS),
+        "y_train": (n_train,),
+        "x_valid": (n_valid, PIXELS),
+        "y_valid": (n_valid,),
+    }
+    for key, shape in shapes.items():
+        value = saved[key]
+        if not isinstance(value, torch.Tensor):
+            raise BrokenCacheError(f"{key} is a {type(value).__name__}, not a tensor")
+        if value.dtype != torch.uint8:
+            raise BrokenCacheError(f"{key} is {value.dtype}, not torch.uint8")
+        if tuple(value.shape) != shape:
+            raise BrokenCacheError(f"{key} has shape {tuple(value.shape)}, not {shape}")
+    for key in ("y_train", "y_valid"):
+        top = int(saved[key].max())
+        if top >= CLASSES:
+            raise BrokenCacheError(f"{key} holds label {top}, not 0-{CLASSES - 1}")
+    if saved[DIGEST_KEY] != _digest(saved):
+        raise BrokenCacheError("its contents do not match the checksum stored with them")
+    return saved
+
+
+def save(path: Path, x_train, y_train, x_valid, y_valid) -> str | None:
+    """Cache the digits as bytes with their checksum; return why that failed, None if saved."""
+    as_bytes = {
+        "x_train": (x_train * LEVELS).round().to(torch.uint8),
+        "y_train": y_train.to(torch.uint8),
+        "x_valid": (x_valid * LEVELS).round().to(torch.uint8),
+        "y_valid": y_valid.to(torch.uint8),
+    }
+    as_bytes[DIGEST_KEY] = _digest(as_bytes)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda tmp: torch.save(as_bytes, tmp))
+    except (OSError, RuntimeError) as e:  # torch.save reports a failed write as RuntimeError
+        return _brief(e)
+    with contextlib.suppress(OSError):  # earlier versions of this cache are of no use now
+        for old in path.parent.iterdir():
+            match = _CACHE_NAME.match(old.name)
+            if match and int(match["version"]) < DIGITS_VERSION:
+                old.unlink()
+    return None
+
+
+def load(data_dir: Path | None, progress: bool = False) -> Data:
+    """The digits from the cache under ``data_dir`` if it is sound, else made (and cached).
+
+    Whatever went wrong with the cache is said in ``Data.note``, one line each.
+    """
+    notes = []
+    path = saved = None
+    if data_dir is not None:
+        path = cache_path(data_dir)
+        sweep(path.parent)
+        if path.exists() or path.is_symlink():
+            try:
+                saved = check(path)
+            except BrokenCacheError as e:
+                notes.append(f"the digits cache {path} was broken ({e}), so it was made again")
+    if saved is not None:
+        x_train, x_valid = (saved[k].float() / LEVELS for k in ("x_train", "x_valid"))
+        y_train, y_valid = (saved[k].long() for k in ("y_train", "y_valid"))
+    else:
+        n_train, n_valid = _sizes()
+        with _announce(
+            n_train + n_valid, progress and not generator.made(n_train, n_valid)
+        ) as tick:
+            x_train, y_train, x_valid, y_valid = generator.digits(
+                n_train, n_valid, DIGITS_SEED, progress=tick
+            )
+        why = None if path is None else save(path, x_train, y_train, x_valid, y_valid)
+        if why:
+            notes.append(
+                f"could not cache the built-in digits in {path.parent} ({why}); they were made "
+                "in memory for this run and will be made again next time"
+            )
+    return Data("digits", ORIGIN, x_train, y_train, x_valid, y_valid, "\n".join(notes))
+
+
+@contextlib.contextmanager
+def _announce(n: int, show: bool) -> Iterator[Callable[[int], object] | None]:
+    """Say that the digits are being made: a bar on a terminal, else one line on stderr."""
+    if not show:
+        yield None
+        return
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        with tqdm(total=n, unit="img", desc="generating the built-in digits", leave=False) as bar:
+            yield bar.update
+        return
+    print(
+        f"generating the built-in digits ({n:,} images, {DURATION}) ...",
+        end=" ",
+        file=sys.stderr,
+        flush=True,
+    )
+    start, finished = time.monotonic(), False
+    try:
+        yield None
+        finished = True
+    finally:
+        end = f"done in {time.monotonic() - start:.1f} s" if finished else "stopped"
+        print(end, file=sys.stderr, flush=True)
+
+
+def _brief(e: BaseException) -> str:
+    """A failure as a few words: torch's C++ errors carry an errno, Python's a strerror."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    text = str(e)
+    errno_match = re.search(r"errno (\d+)", text)
+    if errno_match:
+        return os.strerror(int(errno_match[1]))
+    first = text.strip().splitlines()[0] if text.strip() else type(e).__name__
+    return first if len(first) <= 100 else first[:97] + "..."
