@@ -13,6 +13,8 @@ import hashlib
 import os
 import pickle
 import re
+import resource
+import signal
 import subprocess
 import sys
 import time
@@ -84,13 +86,20 @@ def _with(saved: dict, key: str, value: object, digest: bool = True) -> dict:
 
 
 CORRUPTIONS = {
-    "truncated": (lambda p, s: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]), "cannot be"),
-    "random-bytes": (lambda p, s: p.write_bytes(np.random.default_rng(0).bytes(5000)), "cannot be"),
-    "empty": (lambda p, s: p.write_bytes(b""), "cannot be loaded"),
-    "not-a-dict": (lambda p, s: _save(p, [s["x_train"]]), "holds a list"),
+    "truncated": (
+        lambda p, s: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]),
+        r"the file is cut short or damaged \(its zip archive cannot be read\)",
+    ),
+    "random-bytes": (
+        lambda p, s: p.write_bytes(np.random.default_rng(0).bytes(5000)),
+        r"the file was not written by torch.save \(foreign or random bytes\)",
+    ),
+    "empty": (lambda p, s: p.write_bytes(b""), "the file is empty"),
+    "not-a-dict": (lambda p, s: _save(p, [s["x_train"]]), "it holds a list"),
+    "unsafe": (lambda p, s: _save(p, {**s, "x": Path("x")}), "the file holds more than tensors"),
     "missing-key": (
         lambda p, s: _save(p, {k: v for k, v in s.items() if k != "x_valid"}),
-        "lacks x_valid",
+        "it lacks x_valid",
     ),
     "wrong-dtype": (
         lambda p, s: _save(p, _with(s, "x_train", s["x_train"].float())),
@@ -178,14 +187,36 @@ def test_cache_write_failing_like_a_read_only_folder(tmp_path: Path, small_digit
     assert temporary_files(tmp_path) == []
 
 
-def test_cache_folder_under_a_regular_file(tmp_path: Path, small_digits):
-    """A real failure, root included: ``digits`` links to a path beneath a regular file."""
-    (tmp_path / "a-file").write_text("not a folder")
-    (tmp_path / "digits").symlink_to(tmp_path / "a-file" / "digits")
-    data = load_data("digits", tmp_path)
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="POSIX file size limits")
+def test_cache_write_failing_for_real(tmp_path: Path, small_digits):
+    """A real failure that stops root too: a file size limit (RLIMIT_FSIZE) cuts torch.save."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write, not the process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        data = load_data("digits", tmp_path)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
     assert len(data.x_valid) == N_VALID
-    assert "could not cache the built-in digits" in data.note
-    assert "(File exists)" in data.note or "(Not a directory)" in data.note
+    assert data.note.startswith(f"could not cache the built-in digits in {tmp_path / 'digits'} (")
+    assert "\n" not in data.note
+    assert list((tmp_path / "digits").iterdir()) == []  # the partial file is gone
+
+
+def test_cache_path_taken_by_a_folder(tmp_path: Path, small_digits):
+    """Another real failure for root: a folder sits where the cache file goes."""
+    cache = digits_cache.cache_path(tmp_path)
+    cache.mkdir(parents=True)
+    data = load_data("digits", tmp_path)
+    assert len(data.x_train) == N_TRAIN
+    assert data.note.splitlines() == [
+        f"the digits cache {cache} was broken (the file cannot be read: Is a directory), "
+        "so it was made again",
+        f"could not cache the built-in digits in {cache.parent} (Is a directory); they were "
+        "made in memory for this run and will be made again next time",
+    ]
+    assert temporary_files(tmp_path) == []
 
 
 def test_auto_offline_with_read_only_cache_says_both(tmp_path: Path, small_digits, monkeypatch):
@@ -225,6 +256,12 @@ def sub_is_file(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
+def sub_loops(tmp_path: Path) -> Path:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "digits").symlink_to(tmp_path / "data" / "digits")
+    return tmp_path / "data"
+
+
 BAD_FOLDERS = {
     "a-file": (regular_file, r"data folder .*/f is a file, not a folder; point --data-dir"),
     "symlink-loop": (loop, r"data folder .*/a cannot be used: a symlink loop"),
@@ -237,7 +274,11 @@ BAD_FOLDERS = {
         r"cannot be made: .*/f is a file, not a folder",
     ),
     "dangling-link": (dangling, r"is a symlink to .*/gone, which does not exist"),
-    "subfolder-is-a-file": (sub_is_file, r"data/mnist is a file, but the data folder keeps"),
+    "subfolder-is-a-file": (
+        sub_is_file,
+        r"data/mnist is a file, not a folder, but the data folder keeps mnist in a folder there",
+    ),
+    "subfolder-loops": (sub_loops, r"data/digits cannot be used: a symlink loop"),
 }
 
 
@@ -486,6 +527,20 @@ def test_plain_pickle_named_pkl_gz_reads(tmp_path: Path):
     assert torch.equal(read_pickle(path).x_train, torch.from_numpy(content[0][0]))
 
 
+@pytest.mark.parametrize("reader", [read_pickle, read_idx], ids=["pickle", "idx"])
+def test_empty_file_is_named(tmp_path: Path, reader):
+    path = tmp_path / "empty.gz"
+    path.write_bytes(b"")
+    with pytest.raises(DataError, match=r"empty\.gz: the file is empty"):
+        reader(path)
+
+
+def test_data_path_that_is_not_a_regular_file(tmp_path: Path):
+    os.mkfifo(tmp_path / "pipe")  # opening it to read would wait for a writer forever
+    with pytest.raises(DataError, match=r"pipe: not a regular file"):
+        load_data(str(tmp_path / "pipe"), tmp_path)
+
+
 def test_random_bytes_are_not_a_pickle(tmp_path: Path):
     path = tmp_path / "noise.pkl.gz"
     path.write_bytes(np.random.default_rng(3).bytes(4000))
@@ -566,7 +621,7 @@ def test_verify_checks_the_digits_cache(tmp_path: Path, small_digits, capsys):
     cache.write_bytes(cache.read_bytes()[:1000])
     assert data_cli.main(["--data-dir", str(tmp_path), "verify"]) == 1
     out = capsys.readouterr().out
-    assert out.startswith(f"CORRUPT  digits         {cache} (cannot be loaded: ")
+    assert out.startswith(f"CORRUPT  digits         {cache} (the file is cut short or damaged")
     assert out.endswith("; it is made again on use)\n")
 
 
@@ -583,7 +638,8 @@ def test_generation_progress(tmp_path, small_digits, monkeypatch, capsys, termin
     total = f"{sum(size)}"
     if terminal:
         assert "generating the built-in digits" in err
-        assert f"{total}/{total}" in err  # tqdm's bar reached the end
+        assert f"| 0/{total} [" in err  # tqdm's bar, over the right total (it redraws at most
+        # every 0.1 s and clears itself at the end, so the last count may never be drawn)
     else:
         assert err.startswith(
             f"generating the built-in digits ({total} images, 5-30 s) ... done in"

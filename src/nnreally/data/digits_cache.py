@@ -30,6 +30,7 @@ KEYS = ("x_train", "y_train", "x_valid", "y_valid")
 DIGEST_KEY = "sha256"
 _CACHE_NAME = re.compile(r"^digits-v(?P<version>[0-9]+)\.pt$")
 ORIGIN = f"built-in, generated from matplotlib's fonts, seed {DIGITS_SEED}"
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive
 DURATION = "5-30 s"  # what generating them takes on a laptop or a small CI machine
 
 
@@ -59,12 +60,12 @@ def check(path: Path) -> dict[str, torch.Tensor]:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a cache can hold any bytes: every failure means "broken"
-        raise BrokenCacheError(f"cannot be loaded: {_brief(e)}") from None
+        raise BrokenCacheError(_load_failure(path, e)) from None
     if not isinstance(saved, dict):
-        raise BrokenCacheError(f"holds a {type(saved).__name__}, not the four tensors")
+        raise BrokenCacheError(f"it holds a {type(saved).__name__}, not the four tensors")
     missing = [key for key in (*KEYS, DIGEST_KEY) if key not in saved]
     if missing:
-        raise BrokenCacheError(f"lacks {', '.join(missing)}")
+        raise BrokenCacheError(f"it lacks {', '.join(missing)}")
     n_train, n_valid = _sizes()
     shapes = {
         "x_train": (n_train, PIXELS),
@@ -87,6 +88,25 @@ def check(path: Path) -> dict[str, torch.Tensor]:
     if saved[DIGEST_KEY] != _digest(saved):
         raise BrokenCacheError("its contents do not match the checksum stored with them")
     return saved
+
+
+def _load_failure(path: Path, e: Exception) -> str:
+    """Why ``torch.load`` failed, said about the file rather than in torch's words."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(ZIP_MAGIC))
+    except OSError as error:
+        return f"the file cannot be read: {error.strerror or error}"
+    if not head:
+        return "the file is empty"
+    if head != ZIP_MAGIC:
+        return "the file was not written by torch.save (foreign or random bytes)"
+    text = str(e)
+    if "PytorchStreamReader" in text or "zip" in text.lower():
+        return "the file is cut short or damaged (its zip archive cannot be read)"
+    if "Weights only load failed" in text:
+        return "the file holds more than tensors"
+    return f"the file cannot be loaded: {_brief(e)}"
 
 
 def save(path: Path, x_train, y_train, x_valid, y_valid) -> str | None:
@@ -181,5 +201,7 @@ def _brief(e: BaseException) -> str:
     errno_match = re.search(r"errno (\d+)", text)
     if errno_match:
         return os.strerror(int(errno_match[1]))
+    if "inline_container" in text or "PytorchStreamWriter" in text:  # torch's writer, no errno
+        return "the write failed part way (is the disk full?)"
     first = text.strip().splitlines()[0] if text.strip() else type(e).__name__
     return first if len(first) <= 100 else first[:97] + "..."

@@ -130,6 +130,8 @@ def read_pickle(path: Path, name: str | None = None) -> Data:
     try:
         with open(path, "rb") as raw:
             head = raw.read(HEAD)
+            if not head:
+                raise DataError(f"{path}: the file is empty; {FRESH_COPY}")
             raw.seek(0)
             if head[:2] == GZIP_MAGIC:
                 stream = gzip.GzipFile(fileobj=raw, mode="rb")
@@ -240,6 +242,8 @@ def read_idx(path: Path) -> np.ndarray:
         raise DataError(f"{path}: {_damaged(e)}; {FRESH_COPY}") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read it ({e.strerror or e})") from None
+    if not raw:
+        raise DataError(f"{path}: the file is empty; {FRESH_COPY}")
     if len(raw) < 4 or raw[:3] != IDX_MAGIC or not 1 <= raw[3] <= 3:
         instead = _looks_like(raw[:HEAD])
         if instead:
@@ -260,11 +264,14 @@ def read_idx(path: Path) -> np.ndarray:
 
 def find_idx(folder: Path, stem: str) -> Path:
     """The IDX file ``stem`` in ``folder``, gzipped or not."""
-    for candidate in (folder / f"{stem}.gz", folder / stem):
-        if candidate.exists():
-            return candidate
+    try:
+        for candidate in (folder / f"{stem}.gz", folder / stem):
+            if candidate.exists():
+                return candidate
+        pickles = sorted(p.name for p in folder.glob("*.pkl*"))
+    except OSError as e:
+        raise DataError(f"{folder}: cannot read the folder ({e.strerror or e})") from None
     needed = " and ".join(f"{s}.gz" for s in IDX_FILES[:2])
-    pickles = sorted(p.name for p in folder.glob("*.pkl*"))
     hint = f"; to use {pickles[0]}, pass the file itself" if pickles else ""
     raise DataError(f"{folder}: no {stem}.gz here (an IDX folder needs {needed}){hint}")
 

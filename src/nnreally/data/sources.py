@@ -85,13 +85,16 @@ def check_data_dir(path: Path) -> None:
     path = Path(path)
     problem = _folder_problem(path)
     if problem:
-        raise DataError(f"data folder {path} {problem}; point --data-dir (or NNREALLY_DATA) at one")
+        raise DataError(
+            f"data folder {path} {problem}; point --data-dir (or NNREALLY_DATA) at a folder"
+        )
     for name in SUBFOLDERS:
         sub = path / name
-        if sub.exists() and not sub.is_dir():
+        problem = _folder_problem(sub)
+        if problem:
             raise DataError(
-                f"{sub} is a file, but the data folder keeps {name} in a folder of that name; "
-                "move the file elsewhere"
+                f"{sub} {problem}, but the data folder keeps {name} in a folder there; "
+                "move it elsewhere"
             )
 
 
@@ -258,6 +261,8 @@ def read_path(source: str) -> Data:
         raise DataError(f"{path}: cannot be used as data ({_why(e, path)})") from None
     if stat.S_ISDIR(info.st_mode):
         return read_idx_dir(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError(f"{path}: not a regular file (a .pkl.gz file or an IDX folder is needed)")
     return read_pickle(path)
 
 
