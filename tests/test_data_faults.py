@@ -13,7 +13,6 @@ import hashlib
 import os
 import pickle
 import re
-import resource
 import signal
 import subprocess
 import sys
@@ -37,12 +36,18 @@ from nnreally.data import (
 )
 from nnreally.data import __main__ as data_cli
 from nnreally.data import digits as generator
-from nnreally.data.download import Limits, Remote, fetch, is_verified
+from nnreally.data.download import Limits, Remote, fetch, is_verified, problem
 from nnreally.data.files import read_idx, read_idx_dir, read_pickle
 from tests.http_server import Reply, Server
 from tests.test_data import idx_folder, tutorial_layout, write_idx, write_pickle
 
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None
+
 N_TRAIN, N_VALID = 200, 50  # the stand-in size of the built-in set
+POSIX = pytest.mark.skipif(os.name != "posix", reason="symlinks, FIFOs and process ids as on POSIX")
 
 
 @pytest.fixture(autouse=True)
@@ -187,7 +192,7 @@ def test_cache_write_failing_like_a_read_only_folder(tmp_path: Path, small_digit
     assert temporary_files(tmp_path) == []
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="POSIX file size limits")
+@pytest.mark.skipif(resource is None or not hasattr(signal, "SIGXFSZ"), reason="POSIX limits")
 def test_cache_write_failing_for_real(tmp_path: Path, small_digits):
     """A real failure that stops root too: a file size limit (RLIMIT_FSIZE) cuts torch.save."""
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
@@ -282,6 +287,7 @@ BAD_FOLDERS = {
 }
 
 
+@POSIX
 @pytest.mark.parametrize("case", BAD_FOLDERS, ids=list(BAD_FOLDERS))
 def test_bad_data_folder_is_one_line_before_any_work(tmp_path, monkeypatch, case: str):
     make, message = BAD_FOLDERS[case]
@@ -299,6 +305,7 @@ def test_bad_data_folder_is_one_line_before_any_work(tmp_path, monkeypatch, case
             load_data(source, folder)
 
 
+@POSIX
 def test_usable_data_folders_pass(tmp_path: Path):
     check_data_dir(tmp_path)  # exists
     check_data_dir(tmp_path / "new" / "deeper")  # will be made
@@ -329,6 +336,7 @@ def test_interrupted_cache_write_leaves_nothing(tmp_path: Path, small_digits, mo
     assert list((tmp_path / "digits").iterdir()) == []
 
 
+@POSIX
 def test_stale_temporary_files_are_swept(tmp_path: Path, small_digits):
     folder = tmp_path / "digits"
     folder.mkdir()
@@ -346,6 +354,7 @@ def test_stale_temporary_files_are_swept(tmp_path: Path, small_digits):
     assert left == sorted([*live, "notes.tmp", digits_cache.cache_path(tmp_path).name])
 
 
+@POSIX
 def test_stale_download_parts_are_swept(tmp_path: Path):
     payload = b"some bytes"
     target = Remote("file.gz", (), "sha256", hashlib.sha256(payload).hexdigest())
@@ -404,6 +413,17 @@ def test_verified_file_that_went_bad_is_rechecked(tmp_path, stand_in_mnist, caps
     assert f"CORRUPT  mnist          {stand_in_mnist} (fails its md5 checksum)" in (
         capsys.readouterr().out
     )
+
+
+def test_rehash_sees_through_a_matching_stamp(tmp_path: Path):
+    """verify re-hashes even when the remembered size and mtime still match (bit rot)."""
+    path = write_pickle(tmp_path / "m.pkl.gz", tutorial_layout(30, 10))
+    remote = Remote("m.pkl.gz", (), "md5", hashlib.md5(path.read_bytes()).hexdigest())
+    assert problem(path, remote) is None  # hashed and remembered
+    damage_inside(path)
+    assert problem(path, remote) is None  # trusted by its stamp
+    assert problem(path, remote, rehash=True) == "fails its md5 checksum"
+    assert not is_verified(path, remote)  # the failure dropped the stamp
 
 
 # --- a user's file is never deleted (case 6) -----------------------------------------------------
@@ -535,6 +555,7 @@ def test_empty_file_is_named(tmp_path: Path, reader):
         reader(path)
 
 
+@POSIX
 def test_data_path_that_is_not_a_regular_file(tmp_path: Path):
     os.mkfifo(tmp_path / "pipe")  # opening it to read would wait for a writer forever
     with pytest.raises(DataError, match=r"pipe: not a regular file"):
@@ -605,6 +626,7 @@ def test_damaged_verified_notes_file_is_ignored(tmp_path: Path):
         assert is_verified(tmp_path / "file.gz", target)
 
 
+@POSIX
 def test_data_path_that_loops(tmp_path: Path):
     with pytest.raises(DataError, match="a symlink loop"):
         load_data(str(loop(tmp_path)), tmp_path)

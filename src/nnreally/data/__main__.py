@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nnreally.data import digits_cache, sources
-from nnreally.data.download import Remote, forget, is_verified, problem
+from nnreally.data.download import Remote, is_verified, problem
 from nnreally.data.sources import SYSTEM_FASHION, check_data_dir, default_data_dir, load_data
 from nnreally.data.writes import ASIDE_SUFFIX
 from nnreally.errors import guarded
@@ -55,8 +55,7 @@ def verify(data_dir: Path) -> tuple[list[str], bool]:
     lines, good = [], True
     for name, path, remote in _cache_entries(data_dir):
         if path.exists():
-            forget(path)  # hash it again, whatever was remembered
-            why = problem(path, remote)
+            why = problem(path, remote, rehash=True)  # whatever was remembered
             good &= why is None
             state = "ok" if why is None else "CORRUPT"
             lines.append(f"{state:<8} {name:<14} {path}" + (f" ({why})" if why else ""))

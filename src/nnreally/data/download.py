@@ -213,10 +213,11 @@ def forget(path: Path) -> None:
         _write_notes(path.parent, known)
 
 
-def problem(path: Path, remote: Remote) -> str | None:
+def problem(path: Path, remote: Remote, *, rehash: bool = False) -> str | None:
     """Why ``path`` is not ``remote``'s file (``fails its md5 checksum``, ...), or None if it is.
 
-    A file is hashed once, then known by its size and modification time.
+    A file is hashed once, then known by its size and modification time (unless ``rehash``).
+    A file that fails loses its note.
     """
     try:
         if not path.exists():
@@ -224,17 +225,22 @@ def problem(path: Path, remote: Remote) -> str | None:
         if not path.is_file():
             return "is not a regular file"
         stamp = _stamp(path)
-        note = _remembered(path.parent).get(path.name)
-        if note and note.get("stamp") == stamp and note.get("digest") == remote.digest:
+        note = _remembered(path.parent).get(path.name) or {}
+        if not rehash and note.get("stamp") == stamp and note.get("digest") == remote.digest:
             return None
         if remote.size is not None and stamp[0] != remote.size:
-            return f"is {stamp[0]:,} bytes, not {remote.size:,}"
-        if file_digest(path, remote.algorithm) != remote.digest:
-            return f"fails its {remote.algorithm} checksum"
+            why = f"is {stamp[0]:,} bytes, not {remote.size:,}"
+        elif file_digest(path, remote.algorithm) != remote.digest:
+            why = f"fails its {remote.algorithm} checksum"
+        else:
+            why = None
     except OSError as e:
-        return f"cannot be read ({e.strerror or e})"
-    _remember(path, remote)
-    return None
+        why = f"cannot be read ({e.strerror or e})"
+    if why:
+        forget(path)
+    else:
+        _remember(path, remote)
+    return why
 
 
 def is_verified(path: Path, remote: Remote) -> bool:
