@@ -209,6 +209,25 @@ def test_cache_write_failing_for_real(tmp_path: Path, small_digits):
     assert list((tmp_path / "digits").iterdir()) == []  # the partial file is gone
 
 
+@pytest.mark.skipif(resource is None or not hasattr(signal, "SIGXFSZ"), reason="POSIX limits")
+def test_download_that_cannot_be_saved(tmp_path: Path):
+    """The disk fills up mid-download (a file size limit stands in for it): one line, no part."""
+    payload = np.random.default_rng(2).bytes(200_000)
+    with Server({"/f": [Reply(body=payload)]}) as srv:
+        target = Remote("f.gz", (srv.url("/f"),), "md5", hashlib.md5(payload).hexdigest())
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+        try:
+            with pytest.raises(DownloadError) as caught:
+                fetch(target, tmp_path)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            signal.signal(signal.SIGXFSZ, previous)
+    assert str(caught.value) == f"could not save f.gz in {tmp_path}: File too large"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cache_path_taken_by_a_folder(tmp_path: Path, small_digits):
     """Another real failure for root: a folder sits where the cache file goes."""
     cache = digits_cache.cache_path(tmp_path)
@@ -363,6 +382,18 @@ def test_stale_download_parts_are_swept(tmp_path: Path):
     stale.write_bytes(b"half a download")
     assert fetch(target, tmp_path) == tmp_path / "file.gz"
     assert not stale.exists()
+
+
+@POSIX
+def test_stale_files_go_when_cached_mnist_is_read(tmp_path: Path, stand_in_mnist):
+    stale = [
+        stand_in_mnist.parent / f".mnist.pkl.gz.pid{dead_pid()}.0a1b2c3d.part",
+        stand_in_mnist.parent / f"..verified.json.{dead_pid()}.tmp",  # as written before
+    ]
+    for path in stale:
+        path.write_bytes(b"left by a killed process")
+    assert load_data("mnist", tmp_path).name == "mnist"
+    assert temporary_files(tmp_path) == []
 
 
 # --- damaged compression, and a verified cache file that went bad (case 5) -----------------------

@@ -38,6 +38,7 @@ CHUNK = 1 << 16
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 VERIFIED_FILE = ".verified.json"  # remembers files already checked, by size and mtime
 USER_AGENT = "nnreally (+https://pytorch.org/tutorials/beginner/nn_tutorial.html)"
+DROPPED = "connection dropped"  # the one connection failure worth all the retries
 
 
 @dataclass(frozen=True)
@@ -425,9 +426,6 @@ def _receive(
     digest = h.hexdigest()
     if digest != remote.digest:
         raise _AttemptError(f"checksum mismatch, got {remote.algorithm} {digest[:16]}...")
-
-
-DROPPED = "connection dropped"
 
 
 def _describe(e: requests.RequestException, limits: Limits) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from nnreally.data import digits_cache
 from nnreally.data.download import DownloadError, Remote, failure, fetch, forget, is_verified
 from nnreally.data.files import FRESH_COPY, IDX_FILES, Data, DataError, read_idx_dir, read_pickle
+from nnreally.data.writes import sweep
 
 URL_VARIABLE = "NNREALLY_MNIST_URL"  # one URL that replaces the MNIST mirror list
 
@@ -226,6 +227,8 @@ def load_data(source: str = "auto", data_dir: Path | None = None, progress: bool
     if source not in NAMED:
         return read_path(source)
     check_data_dir(data_dir)
+    for name in SUBFOLDERS:  # what killed writers left behind goes, whichever source is read
+        sweep(data_dir / name)
     notes: list[str] = []
     if source == "digits":
         return load_digits(data_dir, progress)
