@@ -14,61 +14,92 @@ import math
 
 import torch
 
-from nnreally.run import Run
-
-LR = 0.5  # the tutorial's learning rate for this model
+from nnreally.lesson import load_data, score, settings, show, show_image
 
 # %% [markdown]
-# The activation and the loss, written out. ``log_softmax`` turns scores into log-probabilities;
-# ``nll`` picks each row's log-probability of the true class and averages their negatives.
-
+# The tutorial's settings (``--bs``, ``--lr``, ``--epochs`` and ``--seed`` change them) and
+# the data: each image is a row of 784 = 28 x 28 pixels between 0 and 1, each label a digit.
 
 # %%
+bs, lr, epochs = settings(bs=64, lr=0.5, epochs=2)
+x_train, y_train, x_valid, y_valid = load_data()
+n, c = x_train.shape
+show_image(x_train[0], title=f"label {y_train[0].item()}")
+show(x_train.shape, y_train.min(), y_train.max())
+
+# %% [markdown]
+# The parameters and the model: a matrix product, then ``log_softmax``.
+
+# %%
+weights = torch.randn(784, 10) / math.sqrt(784)
+weights.requires_grad_()
+bias = torch.zeros(10, requires_grad=True)
+
+
 def log_softmax(x):
     return x - x.exp().sum(-1).log().unsqueeze(-1)
 
 
+def model(xb):
+    return log_softmax(xb @ weights + bias)
+
+
+# %% [markdown]
+# One forward pass on a mini-batch of ``bs`` images. Each row of ``preds`` holds ten
+# log-probabilities, and its ``grad_fn`` shows that autograd recorded how they were computed.
+
+# %%
+xb = x_train[0:bs]
+preds = model(xb)
+show(preds[0], preds.shape)
+
+# %% [markdown]
+# The loss (negative log-likelihood) and the accuracy of this first batch, before training.
+
+
+# %%
 def nll(input, target):
     return -input[range(target.shape[0]), target].mean()
 
 
-# %% [markdown]
-# The model and the training loop. ``run`` carries the data and the settings; ``run.score``
-# scores the model on the whole validation set, before training and after each epoch.
+loss_func = nll
 
+
+def accuracy(out, yb):
+    preds = torch.argmax(out, dim=1)
+    return (preds == yb).float().mean()
+
+
+yb = y_train[0:bs]
+show(loss_func(preds, yb), accuracy(preds, yb))
+
+# %% [markdown]
+# The training loop. After each epoch ``score`` measures the model on the whole validation set:
+# the tutorial has no validation until stage 08, but that is how every stage is compared.
 
 # %%
-def main(run: Run):
-    x_train, y_train, x_valid, y_valid = run.data
-    n, c = x_train.shape
-    bs, lr, epochs = run.bs, run.lr, run.epochs
+for epoch in range(epochs):
+    losses = []
+    for i in range((n - 1) // bs + 1):
+        start_i = i * bs
+        end_i = start_i + bs
+        xb = x_train[start_i:end_i]
+        yb = y_train[start_i:end_i]
+        pred = model(xb)
+        loss = loss_func(pred, yb)
+        losses.append(loss.item())
 
-    weights = torch.randn(784, 10) / math.sqrt(784)
-    weights.requires_grad_()
-    bias = torch.zeros(10, requires_grad=True)
+        loss.backward()
+        with torch.no_grad():
+            weights -= weights.grad * lr
+            bias -= bias.grad * lr
+            weights.grad.zero_()
+            bias.grad.zero_()
+    score(model, losses)
 
-    def model(xb):
-        return log_softmax(xb @ weights + bias)
+# %% [markdown]
+# The tutorial's check after training: the last training batch's loss and accuracy. It is a
+# handful of images the model has just trained on; the validation score above is the real one.
 
-    loss_func = nll
-
-    run.score(model)
-    for epoch in range(epochs):
-        losses = []
-        for i in range((n - 1) // bs + 1):
-            start_i = i * bs
-            end_i = start_i + bs
-            xb = x_train[start_i:end_i]
-            yb = y_train[start_i:end_i]
-            pred = model(xb)
-            loss = loss_func(pred, yb)
-            losses.append(loss.item())
-
-            loss.backward()
-            with torch.no_grad():
-                weights -= weights.grad * lr
-                bias -= bias.grad * lr
-                weights.grad.zero_()
-                bias.grad.zero_()
-        run.score(model, losses)
-    return model
+# %%
+show(loss_func(model(xb), yb), accuracy(model(xb), yb))

@@ -3,7 +3,8 @@
 ``MnistLogistic`` subclasses ``nn.Module`` and holds ``weights`` and ``bias`` as
 ``nn.Parameter``s, so the module knows its own parameters: the update becomes a loop over
 ``model.parameters()`` and ``model.zero_grad()`` clears every gradient at once, whatever the
-model contains. The training loop moves into a ``fit()`` function that can be run again.
+model contains. Calling the module runs its ``forward``. The training loop moves into a
+``fit()`` function that can be run again.
 """
 
 # %%
@@ -13,9 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nnreally.run import Run
+from nnreally.lesson import load_data, score, settings, show
 
-LR = 0.5  # the tutorial's learning rate for this model
+# %%
+bs, lr, epochs = settings(bs=64, lr=0.5, epochs=2)
+x_train, y_train, x_valid, y_valid = load_data()
+n, c = x_train.shape
+loss_func = F.cross_entropy
 
 
 # %%
@@ -30,15 +35,17 @@ class MnistLogistic(nn.Module):
 
 
 # %% [markdown]
-# The training loop. ``run`` carries the data and the settings; ``run.score`` scores the
-# model on the whole validation set, before training and after each epoch.
+# Calling the model object runs ``forward``: the first batch's loss, before training.
+
+# %%
+model = MnistLogistic()
+xb = x_train[0:bs]
+yb = y_train[0:bs]
+show(loss_func(model(xb), yb))
 
 
 # %%
-def fit(run, model, loss_func, x_train, y_train):
-    n, c = x_train.shape
-    bs, lr, epochs = run.bs, run.lr, run.epochs
-    run.score(model)
+def fit():
     for epoch in range(epochs):
         losses = []
         for i in range((n - 1) // bs + 1):
@@ -55,13 +62,10 @@ def fit(run, model, loss_func, x_train, y_train):
                 for p in model.parameters():
                     p -= p.grad * lr
                 model.zero_grad()
-        run.score(model, losses)
+        score(model, losses)
 
+
+fit()
 
 # %%
-def main(run: Run):
-    x_train, y_train, x_valid, y_valid = run.data
-    model = MnistLogistic()
-    loss_func = F.cross_entropy
-    fit(run, model, loss_func, x_train, y_train)
-    return model
+show(loss_func(model(xb), yb))

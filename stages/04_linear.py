@@ -11,9 +11,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nnreally.run import Run
+from nnreally.lesson import load_data, score, settings, show
 
-LR = 0.5  # the tutorial's learning rate for this model
+# %%
+bs, lr, epochs = settings(bs=64, lr=0.5, epochs=2)
+x_train, y_train, x_valid, y_valid = load_data()
+n, c = x_train.shape
+loss_func = F.cross_entropy
 
 
 # %%
@@ -26,16 +30,15 @@ class MnistLogistic(nn.Module):
         return self.lin(xb)
 
 
-# %% [markdown]
-# The training loop. ``run`` carries the data and the settings; ``run.score`` scores the
-# model on the whole validation set, before training and after each epoch.
+# %%
+model = MnistLogistic()
+xb = x_train[0:bs]
+yb = y_train[0:bs]
+show(loss_func(model(xb), yb))
 
 
 # %%
-def fit(run, model, loss_func, x_train, y_train):
-    n, c = x_train.shape
-    bs, lr, epochs = run.bs, run.lr, run.epochs
-    run.score(model)
+def fit():
     for epoch in range(epochs):
         losses = []
         for i in range((n - 1) // bs + 1):
@@ -52,13 +55,10 @@ def fit(run, model, loss_func, x_train, y_train):
                 for p in model.parameters():
                     p -= p.grad * lr
                 model.zero_grad()
-        run.score(model, losses)
+        score(model, losses)
 
+
+fit()
 
 # %%
-def main(run: Run):
-    x_train, y_train, x_valid, y_valid = run.data
-    model = MnistLogistic()
-    loss_func = F.cross_entropy
-    fit(run, model, loss_func, x_train, y_train)
-    return model
+show(loss_func(model(xb), yb))

@@ -3,16 +3,21 @@
 ``optim.SGD`` holds the model's parameters and the learning rate; ``opt.step()`` applies the
 update and ``opt.zero_grad()`` resets the gradients, so the loop no longer needs
 ``torch.no_grad()`` or to know what the update rule is (swapping in another optimizer is a
-one-line change). ``get_model`` builds the model and its optimizer together.
+one-line change). ``get_model`` builds the model and its optimizer together, and the loop is
+written out again, as the tutorial does.
 """
 
 # %%
 import torch.nn.functional as F
 from torch import nn, optim
 
-from nnreally.run import Run
+from nnreally.lesson import load_data, score, settings, show
 
-LR = 0.5  # the tutorial's learning rate for this model
+# %%
+bs, lr, epochs = settings(bs=64, lr=0.5, epochs=2)
+x_train, y_train, x_valid, y_valid = load_data()
+n, c = x_train.shape
+loss_func = F.cross_entropy
 
 
 # %%
@@ -25,43 +30,33 @@ class MnistLogistic(nn.Module):
         return self.lin(xb)
 
 
-# %%
-def get_model(lr):
+def get_model():
     model = MnistLogistic()
     return model, optim.SGD(model.parameters(), lr=lr)
 
 
-# %% [markdown]
-# The training loop. ``run`` carries the data and the settings; ``run.score`` scores the
-# model on the whole validation set, before training and after each epoch.
-
+# %%
+model, opt = get_model()
+xb = x_train[0:bs]
+yb = y_train[0:bs]
+show(loss_func(model(xb), yb))
 
 # %%
-def fit(run, model, loss_func, opt, x_train, y_train):
-    n, c = x_train.shape
-    bs, epochs = run.bs, run.epochs
-    run.score(model)
-    for epoch in range(epochs):
-        losses = []
-        for i in range((n - 1) // bs + 1):
-            start_i = i * bs
-            end_i = start_i + bs
-            xb = x_train[start_i:end_i]
-            yb = y_train[start_i:end_i]
-            pred = model(xb)
-            loss = loss_func(pred, yb)
-            losses.append(loss.item())
+for epoch in range(epochs):
+    losses = []
+    for i in range((n - 1) // bs + 1):
+        start_i = i * bs
+        end_i = start_i + bs
+        xb = x_train[start_i:end_i]
+        yb = y_train[start_i:end_i]
+        pred = model(xb)
+        loss = loss_func(pred, yb)
+        losses.append(loss.item())
 
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
-        run.score(model, losses)
-
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    score(model, losses)
 
 # %%
-def main(run: Run):
-    x_train, y_train, x_valid, y_valid = run.data
-    model, opt = get_model(run.lr)
-    loss_func = F.cross_entropy
-    fit(run, model, loss_func, opt, x_train, y_train)
-    return model
+show(loss_func(model(xb), yb))

@@ -9,9 +9,14 @@ import torch.nn.functional as F
 from torch import nn, optim
 from torch.utils.data import TensorDataset
 
-from nnreally.run import Run
+from nnreally.lesson import load_data, score, settings, show
 
-LR = 0.5  # the tutorial's learning rate for this model
+# %%
+bs, lr, epochs = settings(bs=64, lr=0.5, epochs=2)
+x_train, y_train, x_valid, y_valid = load_data()
+n, c = x_train.shape
+loss_func = F.cross_entropy
+train_ds = TensorDataset(x_train, y_train)
 
 
 # %%
@@ -24,41 +29,29 @@ class MnistLogistic(nn.Module):
         return self.lin(xb)
 
 
-# %%
-def get_model(lr):
+def get_model():
     model = MnistLogistic()
     return model, optim.SGD(model.parameters(), lr=lr)
 
 
-# %% [markdown]
-# The training loop. ``run`` carries the data and the settings; ``run.score`` scores the
-# model on the whole validation set, before training and after each epoch.
-
+# %%
+model, opt = get_model()
+xb, yb = train_ds[0:bs]
+show(loss_func(model(xb), yb))
 
 # %%
-def fit(run, model, loss_func, opt, train_ds):
-    n = len(train_ds)
-    bs, epochs = run.bs, run.epochs
-    run.score(model)
-    for epoch in range(epochs):
-        losses = []
-        for i in range((n - 1) // bs + 1):
-            xb, yb = train_ds[i * bs : i * bs + bs]
-            pred = model(xb)
-            loss = loss_func(pred, yb)
-            losses.append(loss.item())
+for epoch in range(epochs):
+    losses = []
+    for i in range((n - 1) // bs + 1):
+        xb, yb = train_ds[i * bs : i * bs + bs]
+        pred = model(xb)
+        loss = loss_func(pred, yb)
+        losses.append(loss.item())
 
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
-        run.score(model, losses)
-
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    score(model, losses)
 
 # %%
-def main(run: Run):
-    x_train, y_train, x_valid, y_valid = run.data
-    train_ds = TensorDataset(x_train, y_train)
-    model, opt = get_model(run.lr)
-    loss_func = F.cross_entropy
-    fit(run, model, loss_func, opt, train_ds)
-    return model
+show(loss_func(model(xb), yb))

@@ -10,9 +10,14 @@ import torch.nn.functional as F
 from torch import nn, optim
 from torch.utils.data import DataLoader, TensorDataset
 
-from nnreally.run import Run
+from nnreally.lesson import load_data, score, settings, show
 
-LR = 0.5  # the tutorial's learning rate for this model
+# %%
+bs, lr, epochs = settings(bs=64, lr=0.5, epochs=2)
+x_train, y_train, x_valid, y_valid = load_data()
+loss_func = F.cross_entropy
+train_ds = TensorDataset(x_train, y_train)
+train_dl = DataLoader(train_ds, batch_size=bs)
 
 
 # %%
@@ -25,40 +30,28 @@ class MnistLogistic(nn.Module):
         return self.lin(xb)
 
 
-# %%
-def get_model(lr):
+def get_model():
     model = MnistLogistic()
     return model, optim.SGD(model.parameters(), lr=lr)
 
 
-# %% [markdown]
-# The training loop. ``run`` carries the settings (``epochs``); ``run.score`` scores the model
-# on the whole validation set, before training and after each epoch.
-
+# %%
+model, opt = get_model()
+xb, yb = next(iter(train_dl))
+show(loss_func(model(xb), yb))
 
 # %%
-def fit(run, model, loss_func, opt, train_dl):
-    epochs = run.epochs
-    run.score(model)
-    for epoch in range(epochs):
-        losses = []
-        for xb, yb in train_dl:
-            pred = model(xb)
-            loss = loss_func(pred, yb)
-            losses.append(loss.item())
+for epoch in range(epochs):
+    losses = []
+    for xb, yb in train_dl:
+        pred = model(xb)
+        loss = loss_func(pred, yb)
+        losses.append(loss.item())
 
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
-        run.score(model, losses)
-
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    score(model, losses)
 
 # %%
-def main(run: Run):
-    x_train, y_train, x_valid, y_valid = run.data
-    train_ds = TensorDataset(x_train, y_train)
-    train_dl = DataLoader(train_ds, batch_size=run.bs)
-    model, opt = get_model(run.lr)
-    loss_func = F.cross_entropy
-    fit(run, model, loss_func, opt, train_dl)
-    return model
+show(loss_func(model(xb), yb))

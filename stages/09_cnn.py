@@ -4,7 +4,8 @@ Each ``Conv2d`` (3x3 kernel, stride 2) halves the image's side: 28 -> 14 -> 7 ->
 last layer has one channel per class; ReLU follows each, and ``avg_pool2d`` averages the
 final 4x4 map into one score per class. The layers need images, so ``forward`` first views each
 784-pixel row as a 1x28x28 image. SGD gets ``momentum=0.9``, which keeps a running average of
-past updates and usually trains faster; the learning rate drops to 0.1 to suit it.
+past updates and usually trains faster; the learning rate drops to 0.1 to suit it. ``fit`` and
+``get_data`` are stage 08's, imported from ``nnreally.train``.
 """
 
 # %%
@@ -12,11 +13,16 @@ import torch.nn.functional as F
 from torch import nn, optim
 from torch.utils.data import TensorDataset
 
-from nnreally.run import Run
+from nnreally.lesson import load_data, settings
 from nnreally.train import fit, get_data
 
-LR = 0.1  # the tutorial's learning rate for the CNN
-MOMENTUM = 0.9
+# %%
+bs, lr, epochs = settings(bs=64, lr=0.1, epochs=2)
+x_train, y_train, x_valid, y_valid = load_data()
+loss_func = F.cross_entropy
+train_ds = TensorDataset(x_train, y_train)
+valid_ds = TensorDataset(x_valid, y_valid)
+train_dl, valid_dl = get_data(train_ds, valid_ds, bs)
 
 
 # %%
@@ -37,18 +43,6 @@ class MnistCNN(nn.Module):
 
 
 # %%
-def get_model(lr):
-    model = MnistCNN()
-    return model, optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM)
-
-
-# %%
-def main(run: Run):
-    x_train, y_train, x_valid, y_valid = run.data
-    train_ds = TensorDataset(x_train, y_train)
-    valid_ds = TensorDataset(x_valid, y_valid)
-    train_dl, valid_dl = get_data(train_ds, valid_ds, run.bs)
-    model, opt = get_model(run.lr)
-    loss_func = F.cross_entropy
-    fit(run.epochs, model, loss_func, opt, train_dl, valid_dl, run.log)
-    return model
+model = MnistCNN()
+opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+fit(epochs, model, loss_func, opt, train_dl, valid_dl)

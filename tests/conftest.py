@@ -1,7 +1,8 @@
-"""Shared fixtures: the built-in digits, made once per test session, and a data folder."""
+"""Shared fixtures: the built-in digits, made once per test session, and stage runs."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -12,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from nnreally.data import Data, load_digits
+from nnreally.lesson import Session
+from nnreally.options import Output, Training
 from nnreally.registry import find
-from nnreally.run import Run, train_stage
+from nnreally.runner import run_stage
 
 
 @pytest.fixture(scope="session")
@@ -40,23 +43,29 @@ def _isolated_data(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NNREALLY_MNIST_URL", CLOSED_URL)
 
 
-def train(number: str, data: Data, **settings) -> Run:
-    """Train one stage in this process, seeded, with its defaults unless ``settings`` say."""
-    module = find(number).load()
-    return train_stage(module.main, Run(data, settings.pop("lr", module.LR), **settings))
+def train(number: str, data: Data, **training) -> Session:
+    """Run one stage file in this process (seeded, quiet), on ``data``, with these options."""
+    return run_stage(
+        find(number), Training(**training), Output(quiet=True), out=io.StringIO(), data=data
+    )
 
 
 @pytest.fixture(scope="session")
-def trained(digits: Data) -> Callable[[str], Run]:
-    """Each stage trained once per session with the defaults, shared by the tests that read it."""
+def trained(digits: Data) -> Callable[[str], Session]:
+    """Each stage trained once per session with its defaults, shared by the tests that read it."""
     return cache(lambda number: train(number, digits))
 
 
 def run_cli(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
     """``python -m nnreally.stages ARGS`` in a subprocess, as a user would type it."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **kwargs.pop("env", {})}  # fixtures' vars too
+    return run_python("-m", "nnreally.stages", *args, timeout=timeout, **kwargs)
+
+
+def run_python(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+    """``python ARGS`` in a subprocess, with the fixtures' environment."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **kwargs.pop("env", {})}
     return subprocess.run(
-        [sys.executable, "-m", "nnreally.stages", *args],
+        [sys.executable, *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import time
 import pytest
 import torch
 
-from nnreally import stages
+from nnreally import cli
 from nnreally.registry import all_stages
 from tests.conftest import run_cli
 
@@ -19,7 +20,7 @@ SMALL = ["--limit", "1000", "--data", "digits"]
 
 
 def call(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = stages.main(list(args))
+    code = cli.main(list(args))
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -44,9 +45,20 @@ def test_run_one_stage_prints_epochs_and_final_line(capsys):
     code, out, _ = call(capsys, "05", *SMALL)
     assert code == 0
     assert "stage 05 · optim" in out
+    assert "bs 64, lr 0.5, epochs 2, seed 0" in out
     assert "digits: 1,000 train / 10,000 valid" in out
-    assert "epoch  train loss  valid loss  valid acc  seconds" in out
+    assert re.search(
+        r"^epoch 2: train loss [\d.]+, valid loss [\d.]+, valid acc [\d.]+%", out, re.M
+    )
+    assert "grad_fn" in out  # the tutorial's demo: a batch's loss before training
     assert "on all 10,000 validation images" in out.splitlines()[-1]
+
+
+def test_quiet_prints_only_the_final_line(capsys):
+    code, out, _ = call(capsys, "05", *SMALL, "--quiet")
+    assert code == 0
+    assert out.splitlines() == [out.strip()]
+    assert out.startswith("stage 05 done: valid loss")
 
 
 def test_json_has_one_object_per_stage_on_stdout(capsys):
@@ -59,9 +71,10 @@ def test_json_has_one_object_per_stage_on_stdout(capsys):
         assert r["epochs"] == 1
         assert 0 <= r["valid_acc"] <= 1
         assert r["valid_loss"] == r["history"][-1]["valid_loss"]
-        assert [h["epoch"] for h in r["history"]] == [0, 1]
+        assert [h["epoch"] for h in r["history"]] == [1]
         assert r["train_seconds"] > 0
     assert "stage  title" in err  # the summary table went to stderr, not into the JSON
+    assert "grad_fn" in err  # and so did the demos
 
 
 def test_options_reach_the_run(capsys):
@@ -95,6 +108,11 @@ def test_unknown_stage_exits_2_with_the_list(capsys):
         (["05", "--limit", "x"], ["--limit", "whole number"]),
         (["05", "--frobnicate"], ["unrecognized arguments"]),
         (["09-03"], ["empty range"]),
+        (["01-"], ["half-open range"]),
+        (["-04"], ["half-open range"]),
+        (["05", "--plot", "losses"], ["--plot", ".png"]),
+        (["05", "--plot", "/no/such/folder/x.png"], ["--plot", "does not exist"]),
+        (["05", "--cuda-graph"], ["--cuda-graph", "stage 05 has no such setting"]),
         (["show"], ["required"]),
     ],
 )
@@ -112,7 +130,8 @@ def test_missing_cuda_is_a_clear_error(capsys):
 def test_stage_12_says_it_runs_on_cpu(capsys):
     code, out, _ = call(capsys, "12", "--device", "cpu", *SMALL, "--epochs", "0")
     assert code == 0
-    assert "device: cpu (no CUDA or MPS device found)" in out
+    assert "device: cpu" in out
+    assert out.strip().endswith("stage 12 done: no epoch trained")
 
 
 def test_missing_and_broken_data_files(capsys, tmp_path):
@@ -129,35 +148,45 @@ def test_diverging_loss_names_the_learning_rate(capsys):
     assert_one_line_error(code, err, 1, "loss became nan", "lr 100.0", "smaller --lr")
 
 
+def test_an_exploding_loss_names_the_learning_rate(capsys):
+    code, _, err = call(capsys, "05", *SMALL, "--lr", "1e9")
+    assert_one_line_error(code, err, 1, "exploded", "lr 1000000000.0", "smaller --lr")
+
+
 def test_interrupt_exits_130(capsys, monkeypatch):
-    def interrupted(main, run):
+    def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(stages, "train_stage", interrupted)
+    monkeypatch.setattr(cli, "run_stage", interrupted)
     code, _, err = call(capsys, "05", *SMALL)
     assert_one_line_error(code, err, 130, "interrupted")
 
 
-def test_show_08_reveals_the_library_code_it_introduces(capsys):
+def test_show_08_is_the_code_that_later_stages_import(capsys):
     code, out, _ = call(capsys, "show", "08")
     assert code == 0
     assert out.startswith("# 08_validation.py")
-    for name in ("def fit(", "def get_data(", "def loss_batch(", "def evaluate("):
+    for name in ("def fit(", "def get_data(", "def loss_batch(", "model.eval()", "shuffle=True"):
         assert name in out
+    assert "accuracy (from nnreally.train) is stage 01's" in out
 
 
-def test_show_01_is_just_the_stage(capsys):
-    code, out, _ = call(capsys, "show", "1")
+def test_show_09_names_the_stage_that_wrote_fit(capsys):
+    code, out, _ = call(capsys, "show", "9")
     assert code == 0
-    assert "introduced here" not in out
-    assert "def log_softmax(x):" in out
+    assert "fit (from nnreally.train) is stage 08's: show 08 prints it" in out
+
+
+def test_diff_of_a_stage_with_itself_says_so(capsys):
+    code, out, _ = call(capsys, "diff", "05", "05")
+    assert (code, out) == (0, "stages 05 and 05: no difference\n")
 
 
 def test_diff_shows_exactly_the_refactoring(capsys):
     code, out, _ = call(capsys, "diff", "04", "05")
     assert code == 0
     assert out.startswith("--- stages/04_linear.py\n+++ stages/05_optim.py")
-    assert "+            opt.step()" in out
+    assert "+        opt.step()" in out
     assert "-                    p -= p.grad * lr" in out
 
 
@@ -191,7 +220,7 @@ def test_subprocess_ctrl_c_exits_130():
     )
     deadline = time.monotonic() + 60
     line = ""
-    while "epoch" not in line and time.monotonic() < deadline:
+    while "epoch 1" not in line and time.monotonic() < deadline:
         line = proc.stdout.readline()  # wait until training has started
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)

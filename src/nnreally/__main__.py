@@ -2,6 +2,6 @@
 
 import sys
 
-from nnreally.stages import main
+from nnreally.cli import main
 
 sys.exit(main(prog="python -m nnreally"))

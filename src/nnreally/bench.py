@@ -14,6 +14,7 @@ One-off costs are reported apart: the first ``optim.SGD(...)`` in a process impo
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
@@ -21,6 +22,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -28,15 +30,25 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from nnreally.cli import Parser, UsageError, guarded, positive_int
-from nnreally.data import DataError, DownloadError, load_data
-from nnreally.data.files import Data
-from nnreally.registry import UnknownStageError, find
-from nnreally.run import BS, DEVICES, DeviceError, Run, resolve_device, train_stage
+from nnreally.data import Data, load_data
+from nnreally.errors import UsageError, guarded
+from nnreally.lesson import warm_up
+from nnreally.options import (
+    Output,
+    Parser,
+    Training,
+    add_training_options,
+    resolve_device,
+    training_options,
+)
+from nnreally.registry import find
+from nnreally.runner import run_stage
 
 DEFAULT_STAGES = "05,07,08,11,12,13"
 GRAPH = "13g"  # stage 13 with --cuda-graph, added on CUDA
 LOGISTIC_LR = 0.5
+BS = 64  # the tutorial's batch size
+MEASURED_EPOCHS = 3  # epochs timed per stage, after one warm-up epoch
 
 
 def machine(device: torch.device) -> dict:
@@ -74,19 +86,18 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_stage(key: str, data: Data, device: torch.device, epochs: int) -> dict:
+def time_stage(key: str, data: Data, training: Training, epochs: int) -> dict:
     """Median seconds per epoch of one stage after a warm-up epoch, and samples per second."""
-    module = find(key.rstrip("g")).load()
-    run = Run(data, module.LR, epochs=epochs + 1, device=device, cuda_graph=key == GRAPH)
-    train_stage(module.main, run)
-    _sync(device)
-    seconds = statistics.median(e.seconds for e in run.history[2:])
+    stage = find(key.rstrip("g"))
+    training = replace(training, epochs=epochs + 1, cuda_graph=key == GRAPH)
+    session = run_stage(stage, training, Output(quiet=True), out=io.StringIO(), data=data)
+    seconds = statistics.median(e.seconds for e in session.history[1:])
     return {
         "stage": key,
-        "title": "fast + CUDA graph" if key == GRAPH else find(key).title,
+        "title": "fast + CUDA graph" if key == GRAPH else stage.title,
         "seconds_per_epoch": seconds,
         "samples_per_second": len(data.x_train) / seconds,
-        "valid_loss": run.history[-1].valid_loss,
+        "valid_loss": session.history[-1].valid_loss,
     }
 
 
@@ -194,25 +205,18 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.benc
     parser.add_argument(
         "--stages", default=None, help=f"stages to time (default {DEFAULT_STAGES}, +13g on CUDA)"
     )
-    parser.add_argument(
-        "--epochs", type=positive_int, default=3, help="measured epochs (default 3)"
-    )
-    parser.add_argument("--data", default="digits", help="data source (default digits)")
-    parser.add_argument("--limit", type=positive_int, help="first N training samples (default all)")
-    parser.add_argument("--device", default="auto", choices=DEVICES, help="(default auto)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
-    return guarded(
-        prog,
-        lambda: _bench(parser.parse_args(argv)),
-        usage=(UnknownStageError, DeviceError),
-        failure=(DataError, DownloadError),
-    )
+    add_training_options(parser)  # --epochs: the epochs measured, after one warm-up epoch
+    parser.set_defaults(data="digits", epochs=MEASURED_EPOCHS)
+    return guarded(prog, lambda: _bench(parser.parse_args(argv)))
 
 
 def _bench(args) -> int:
     one_off = first_optimizer_seconds()  # before anything else builds an optimizer
-    device = resolve_device(args.device)
-    data = load_data(args.data).head(args.limit)
+    warm_up()
+    training = training_options(args)
+    device = resolve_device(training.device)
+    data = load_data(training.data, training.data_dir).head(training.limit)
     keys = (args.stages or DEFAULT_STAGES).split(",")
     if args.stages is None and device.type == "cuda":
         keys.append(GRAPH)
@@ -221,15 +225,15 @@ def _bench(args) -> int:
     stages = []
     for key in keys:
         print(f"bench: stage {key} ...", file=sys.stderr, flush=True)
-        stages.append(time_stage(key, data, device, args.epochs))
+        stages.append(time_stage(key, data, training, training.epochs))
     print("bench: data paths ...", file=sys.stderr, flush=True)
     result = {
         "machine": machine(device),
         "data": data.describe(),
-        "epochs": args.epochs,
+        "epochs": training.epochs,
         "first_optimizer_seconds": one_off,
         "stages": stages,
-        "data_paths": time_data_paths(data, device, args.epochs),
+        "data_paths": time_data_paths(data, device, training.epochs),
     }
     print(report(result))
     if args.json:

@@ -2,6 +2,8 @@
 
 The stage files use the percent format (``# %%`` starts a cell), which editors such as VS Code
 and jupytext read as notebook cells. The book and the notebooks are both made from this split.
+Each cell knows the lines of the stage file it comes from, so that what a line printed while
+the stage ran can be shown under its cell.
 """
 
 from __future__ import annotations
@@ -17,11 +19,16 @@ MARKER = re.compile(r"^# %%(?P<markdown> \[markdown\])?\s*$")
 class Cell:
     kind: str  # "markdown" or "code"
     text: str
+    first: int = 0  # the stage file's lines the text comes from: 1-based, inclusive
+    last: int = 0
+
+    def holds(self, line: int) -> bool:
+        return self.first <= line <= self.last
 
 
-def _markdown(lines: list[str]) -> str:
-    """A markdown cell's comment lines without their ``# `` prefix."""
-    return "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in lines)
+def _markdown(line: str) -> str:
+    """A markdown cell's comment line without its ``# `` prefix."""
+    return line[2:] if line.startswith("# ") else line.lstrip("#")
 
 
 def split_cells(source: str) -> list[Cell]:
@@ -32,16 +39,18 @@ def split_cells(source: str) -> list[Cell]:
     start = 0
     docstring = ast.get_docstring(tree)
     if docstring:
-        cells.append(Cell("markdown", docstring))
+        cells.append(Cell("markdown", docstring, tree.body[0].lineno, tree.body[0].end_lineno))
         start = tree.body[0].end_lineno
-    kind, block = "code", []
-    for line in [*lines[start:], "# %%"]:  # a sentinel marker closes the last cell
+    kind, block = "code", []  # block: (line number, text) pairs
+    numbered = list(enumerate(lines, start=1))[start:]
+    for number, line in [*numbered, (len(lines) + 1, "# %%")]:  # a sentinel closes the last
         match = MARKER.match(line)
         if not match:
-            block.append(line)
+            block.append((number, _markdown(line) if kind == "markdown" else line))
             continue
-        text = _markdown(block) if kind == "markdown" else "\n".join(block)
-        if text.strip():
-            cells.append(Cell(kind, text.strip("\n")))
+        kept = [i for i, (_, text) in enumerate(block) if text]  # blank lines around are trimmed
+        if kept and "\n".join(text for _, text in block).strip():
+            body = block[kept[0] : kept[-1] + 1]
+            cells.append(Cell(kind, "\n".join(t for _, t in body), body[0][0], body[-1][0]))
         kind, block = ("markdown" if match["markdown"] else "code"), []
     return cells

@@ -1,74 +1,134 @@
-"""Command-line plumbing shared by the commands: one-line errors and checked numbers."""
+"""The dispatcher: ``python -m nnreally.stages`` (or ``nnreally``) lists, runs, shows and compares.
+
+It parses the shared options once, runs each selected stage file through the runner, and
+prints what the stages reported: a final line each, a summary table for several, JSON lines
+with ``--json``, the loss curves with ``--plot``. ``show``, ``diff``, ``book`` and ``samples``
+are routed to the reading tools.
+"""
 
 from __future__ import annotations
 
-import argparse
-import math
 import sys
-from collections.abc import Callable
+from collections.abc import Sequence
+
+from nnreally import reading
+from nnreally.errors import guarded
+from nnreally.lesson import Session
+from nnreally.options import (
+    Parser,
+    add_output_options,
+    add_training_options,
+    output_options,
+    training_options,
+)
+from nnreally.registry import all_stages, select
+from nnreally.runner import run_stage
+
+PROG = "python -m nnreally.stages"
 
 
-class UsageError(Exception):
-    """Bad command-line input (exit 2)."""
+def build_parser(prog: str = PROG) -> Parser:
+    parser = Parser(
+        prog=prog,
+        description="Run the stages of 'What is torch.nn really?'. Without a stage: list them.",
+        epilog=f"also: {prog} show NN | diff NN MM [--side-by-side] | book --out DIR | "
+        "samples --out FILE",
+    )
+    parser.add_argument(
+        "selection", nargs="?", help="a stage (05), a range (01-04), a list (03,07) or all"
+    )
+    add_training_options(parser)
+    add_output_options(parser)
+    parser.add_argument(
+        "--markdown", action="store_true", help="end with the summary as a Markdown table"
+    )
+    return parser
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse that raises instead of printing usage and exiting, so an error stays one line."""
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    """Run the command line ``argv``; return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
 
-    def error(self, message: str):
-        raise UsageError(message)
+    def body() -> int:
+        if argv and argv[0] in ("show", "diff"):
+            return reading.main(argv, prog)
+        if argv and argv[0] in ("book", "samples"):
+            from nnreally import book  # pygments and matplotlib: imported only when needed
 
+            return book.main(argv, prog)
+        return run(argv, prog)
 
-def _int_at_least(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text!r} must be at least {minimum}")
-        return value
-
-    return parse
+    return guarded(prog, body)
 
 
-positive_int = _int_at_least(1)
-non_negative_int = _int_at_least(0)
+def entrypoint() -> None:
+    """The ``nnreally`` console script."""
+    sys.exit(main(prog="nnreally"))
 
 
-def positive_float(text: str) -> float:
-    """A finite number above zero (a learning rate, say)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive finite number")
-    return value
+def run(argv: list[str], prog: str) -> int:
+    """Run the selected stages one after another, on data loaded once."""
+    args = build_parser(prog).parse_args(argv)
+    if args.selection is None:
+        for stage in all_stages():
+            print(f"{stage.number}  {stage.title:<20} {stage.summary}")
+        return 0
+    stages = select(args.selection)
+    training, output = training_options(args), output_options(args)
+    out = sys.stderr if output.json else sys.stdout  # with --json, stdout carries only JSON
+    command = ["-m", "nnreally.stages", *argv]  # what torchrun starts for --nproc
+    sessions: list[Session] = []
+    for stage in stages:
+        data = sessions[-1].data if sessions else None
+        session = run_stage(stage, training, output, out, data, command)
+        session.finish()
+        sessions.append(session)
+    spoken = [s for s in sessions if s.speaks and s.history]
+    if len(spoken) > 1 and not output.quiet:
+        print(f"\n{summary_table(spoken)}", file=out)
+    if args.markdown and spoken:
+        print(f"\n{markdown_table(spoken)}", file=out)
+    if output.plot and spoken:
+        from nnreally.plots import plot_losses  # matplotlib is slow to import; only when asked
+
+        print(f"plot: {plot_losses([(s.stage.number, s) for s in spoken], output.plot)}", file=out)
+    return 0
 
 
-EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+def markdown_table(sessions: list[Session]) -> str:
+    """The README's table of stages: what each changes and how it scored."""
+    lines = [
+        "| # | stage | what it changes | valid loss | valid acc | time (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in sessions:
+        last = s.history[-1]
+        lines.append(
+            f"| {s.stage.number} | {s.stage.title} | {s.stage.summary} | {last.valid_loss:.4f} "
+            f"| {last.valid_acc:.2%} | {s.train_seconds:.1f} |"
+        )
+    return "\n".join(lines)
 
 
-def guarded(
-    prog: str,
-    body: Callable[[], int],
-    usage: tuple[type[Exception], ...] = (),
-    failure: tuple[type[Exception], ...] = (),
-) -> int:
-    """Run a command's ``body``; turn expected errors into one line on stderr and an exit code.
-
-    ``usage`` errors (and ``UsageError``) exit 2, ``failure`` errors (and ``OSError``) exit 1,
-    Ctrl-C exits 130. Anything else is a bug and keeps its traceback.
-    """
-    try:
-        return body()
-    except (UsageError, *usage) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except (OSError, *failure) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+def summary_table(sessions: list[Session]) -> str:
+    """One row per stage; columns as wide as their widest entry, whatever the numbers."""
+    head = ("stage", "title", "valid loss", "valid acc", "train s")
+    rows = [head] + [
+        (
+            s.stage.number,
+            s.stage.title,
+            f"{s.history[-1].valid_loss:.4f}",
+            f"{s.history[-1].valid_acc:.2%}",
+            f"{s.train_seconds:.1f}",
+        )
+        for s in sessions
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.ljust(w) if i < 2 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)

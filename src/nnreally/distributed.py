@@ -1,23 +1,29 @@
 """Launching stage 14 on PyTorch's own distributed engine (torchrun), and running it alone.
 
-``python -m nnreally.stages 14 --nproc N`` calls torchrun's launcher in this process: it starts
-N copies of the dispatcher, each with ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and a rendezvous
-address in its environment, watches them, and stops them all when one fails. Started directly
-(``python -m nnreally.stages 14``), the stage runs as a group of one.
+``--nproc N`` calls torchrun's launcher in this process: it starts N copies of the same command
+(``python -m nnreally.stages 14 ...`` or ``python stages/14_ddp.py ...``), each with ``RANK``,
+``WORLD_SIZE``, ``LOCAL_RANK`` and a rendezvous address in its environment, watches them, and
+stops them all when one fails. Started without ``--nproc``, the stage runs as a group of one.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
+
+from nnreally.errors import RankFailedError
 
 MONITOR_INTERVAL = 0.5  # seconds between the launcher's checks on its workers
-
-
-class RankFailedError(Exception):
-    """A worker process of a distributed run failed; the message names its rank."""
+# A folder where a failing rank notes when it failed. torchrun's own record keeps whole seconds,
+# so when rank 1 crashes and rank 0 dies of the lost connection in the same second, it could
+# name rank 0; nanoseconds tell them apart.
+FAILURES_VARIABLE = "NNREALLY_FAILURES"
 
 
 def rank() -> int:
@@ -65,15 +71,47 @@ def group_of_one() -> Iterator[None]:
                 os.environ[name] = value
 
 
-def launch(nproc: int, module_args: Sequence[str], module: str = "nnreally.stages") -> None:
-    """Run ``python -m module *module_args`` in ``nproc`` processes through torchrun's launcher.
+def note_failure() -> None:
+    """In a rank that torchrun started: note when this rank failed, to the nanosecond."""
+    folder = os.environ.get(FAILURES_VARIABLE)
+    if folder and launched():
+        Path(folder, f"rank-{rank()}").write_text(str(time.time_ns()))
+
+
+def _first_failed(folder: str, error) -> int:
+    """The rank that failed first: from the notes the ranks left, else torchrun's record."""
+    noted = {int(p.name.split("-")[1]): int(p.read_text()) for p in Path(folder).glob("rank-*")}
+    noted = {r: t for r, t in noted.items() if r in error.failures}
+    return min(noted, key=noted.get) if noted else error.get_first_failure()[0]
+
+
+def without_nproc(argv: Sequence[str]) -> list[str]:
+    """A command line minus ``--nproc N``: what each launched process runs."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
+
+
+def launch(nproc: int, command: Sequence[str]) -> None:
+    """Run ``command`` in ``nproc`` processes through torchrun's launcher.
+
+    ``command`` is what follows ``python``: ``[script, *args]`` or ``["-m", module, *args]``;
+    its ``--nproc`` option is dropped.
 
     Raises ``RankFailedError`` naming the first rank that failed; the launcher has already
     stopped the others by then.
     """
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
+    command = without_nproc(command)
     args = parse_args(
         [
             "--standalone",
@@ -83,18 +121,28 @@ def launch(nproc: int, module_args: Sequence[str], module: str = "nnreally.stage
             "0",
             "--monitor-interval",
             str(MONITOR_INTERVAL),
-            "--module",
-            module,
-            *module_args,
+            *(["--module", *command[1:]] if command[0] == "-m" else command),
         ]
     )
+    # Share the cores among the ranks ourselves (torchrun would set 1 thread each, and warn).
+    threads = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = threads or str(max(1, (os.cpu_count() or 1) // nproc))
+    folder = tempfile.mkdtemp(prefix="nnreally-ranks-")
+    os.environ[FAILURES_VARIABLE] = folder
     try:
         run(args)
+    except SignalException:  # Ctrl-C (or a kill): the launcher has stopped every rank
+        raise KeyboardInterrupt from None
     except ChildFailedError as e:
-        failed_rank, failure = e.get_first_failure()
-        code = failure.exitcode
+        failed_rank = _first_failed(folder, e)
+        code = e.failures[failed_rank].exitcode
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
         raise RankFailedError(
             f"rank {failed_rank} of {nproc} {how}; the launcher stopped the other ranks "
             "(the failing rank's own message is above)"
         ) from None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        del os.environ[FAILURES_VARIABLE]
+        if threads is None:
+            del os.environ["OMP_NUM_THREADS"]

@@ -1,95 +1,143 @@
 """Generate ``notebooks/NN_name.ipynb`` from the stage files: ``python -m nnreally.notebooks``.
 
-The stage files stay the single source: each notebook is their cells (docstring and markdown
-cells as markdown, the rest as code) plus a last cell that trains the stage and shows the
-result. Notebooks are written without outputs, byte for byte the same on every run, so a
-stale one shows up as a diff; ``--check`` fails if any notebook differs from what the stage
-file makes.
+The stage files stay the single source. jupytext reads each one (percent format: ``# %%``
+starts a cell) and writes it as a notebook of exactly the stage's cells, so a learner can run it
+cell by cell and stop anywhere to look at ``weights``, ``loss`` or ``model``. What jupytext
+leaves to do is done here: the module docstring becomes the first markdown cell, under the
+stage's title; jupytext's own metadata goes; cell ids are numbered. Notebooks are written
+without outputs and byte for byte the same on every run, so ``--check`` finds a stale one.
 """
 
 from __future__ import annotations
 
-import json
+import ast
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nnreally.cells import split_cells
-from nnreally.cli import Parser, guarded
+from nnreally.errors import RunError, guarded
+from nnreally.options import Parser
 from nnreally.registry import Stage, all_stages
 
-NOTEBOOKS = Path("notebooks")
-LAST_CELL = """\
-# Train this stage (seeded, the stage's defaults) and show the loss curves.
-# NNREALLY_LIMIT=N trains on the first N samples only; NNREALLY_EPOCHS and NNREALLY_SOURCE
-# (auto, mnist, fashion-mnist, digits or a path) change the epochs and the data.
-from nnreally.notebook import train_here
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
-run = train_here(main, LR)
-run.figure()"""
+NOTEBOOKS = Path("notebooks")
+# A kernel and a language, so Jupyter opens the notebook ready to run and GitHub highlights it.
 METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
 }
 
 
-def _lines(text: str) -> list[str]:
-    """Notebook JSON stores a cell's source as lines that keep their newlines."""
-    return text.splitlines(keepends=True)
+def _jupytext():
+    try:
+        import jupytext
+    except ImportError:
+        raise RunError(
+            "the notebooks are made with jupytext: pip install 'nnreally[notebooks]'"
+        ) from None
+    return jupytext
 
 
-def notebook(stage: Stage) -> dict:
-    """The notebook for one stage, as a JSON-ready dict (nbformat 4.5)."""
-    cells = split_cells(stage.source)
-    title = f"# Stage {stage.number} · {stage.title}\n\n"
-    contents = [("markdown", title + cells[0].text)] + [(c.kind, c.text) for c in cells[1:]]
-    contents.append(("code", LAST_CELL))
-    out = []
-    for i, (kind, text) in enumerate(contents):
-        cell = {"cell_type": kind, "id": f"stage{stage.number}-{i:02d}", "metadata": {}}
-        cell["source"] = _lines(text)
-        if kind == "code":
-            cell.update(execution_count=None, outputs=[])
-        out.append(cell)
-    return {"cells": out, "metadata": METADATA, "nbformat": 4, "nbformat_minor": 5}
+def _docstring(code: str) -> tuple[str, str]:
+    """A code cell's leading docstring (as ``ast.get_docstring`` cleans it) and the code after."""
+    tree = ast.parse(code)
+    docstring = ast.get_docstring(tree, clean=True)
+    if docstring is None:
+        return "", code
+    after = code.splitlines()[tree.body[0].end_lineno :]
+    return docstring, "\n".join(after).strip("\n")
 
 
-def render(stage: Stage) -> str:
-    """The notebook file's exact text (stable key order, one space indent, final newline)."""
-    return json.dumps(notebook(stage), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+def from_script(source: str, title: str, ids: str) -> NotebookNode:
+    """A percent-format script as a notebook: the docstring as a markdown cell under ``title``.
+
+    Cell ids are ``ids`` and the cell's position (``stage05-00``, ``stage05-01``, ...).
+    """
+    jupytext = _jupytext()
+    from nbformat import from_dict
+    from nbformat.v4 import new_code_cell, new_markdown_cell
+
+    nb = jupytext.reads(source, fmt="py:percent")
+    cells = list(nb.cells)
+    docstring, after = _docstring(cells[0].source) if cells else ("", "")
+    if docstring:
+        cells[:1] = [new_code_cell(after)] if after else []
+    heading = f"# {title}\n\n{docstring}" if docstring else f"# {title}"
+    nb.cells = [new_markdown_cell(heading), *cells]
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"{ids}-{i:02d}"
+    # In place of jupytext's own metadata, which would tie the file to a jupytext version.
+    nb.metadata = from_dict(METADATA)
+    return nb
 
 
-def path_for(stage: Stage, folder: Path = NOTEBOOKS) -> Path:
-    return folder / f"{stage.number}_{stage.name}.ipynb"
+def notebook(stage: Stage) -> NotebookNode:
+    """The English notebook for one stage: ``# Stage 05 · optim``, then the stage's cells."""
+    title = f"Stage {stage.number} · {stage.title}"
+    return from_script(stage.source, title, ids=f"stage{stage.number}")
+
+
+# Each edition of the notebooks: its folder under notebooks/ and how it makes a stage's notebook.
+# Another language is one more entry (for example "zh" with a function that reads its text).
+EDITIONS: dict[str, Callable[[Stage], NotebookNode]] = {"": notebook}
+
+
+def render(nb: NotebookNode) -> str:
+    """A notebook file's exact text: nbformat's JSON (sorted keys, indent 1), a final newline."""
+    return _jupytext().writes(nb, fmt="ipynb") + "\n"
+
+
+def path_for(stage: Stage, folder: Path = NOTEBOOKS, edition: str = "") -> Path:
+    return folder / edition / f"{stage.number}_{stage.name}.ipynb"
+
+
+def expected(folder: Path = NOTEBOOKS) -> dict[Path, str]:
+    """Every notebook file under ``folder`` and the text the stage files make for it."""
+    return {
+        path_for(stage, folder, edition): render(make(stage))
+        for edition, make in EDITIONS.items()
+        for stage in all_stages()
+    }
 
 
 def stale(folder: Path = NOTEBOOKS) -> list[Path]:
     """Notebooks that are missing or differ from what their stage file makes."""
     return [
-        path_for(s, folder)
-        for s in all_stages()
-        if not path_for(s, folder).is_file() or path_for(s, folder).read_text() != render(s)
+        path
+        for path, text in expected(folder).items()
+        if not path.is_file() or path.read_text(encoding="utf-8") != text
     ]
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.notebooks") -> int:
     """Write every notebook, or with ``--check`` only report the stale ones (exit 1)."""
     parser = Parser(prog=prog, description="Generate the notebooks from the stage files.")
-    parser.add_argument("--out", type=Path, default=NOTEBOOKS, help="folder (default notebooks/)")
-    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
+    parser.add_argument(
+        "--out", type=Path, default=NOTEBOOKS, help="folder to write to (default: notebooks)"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; list stale or missing notebooks (exit 1 if any)",
+    )
     return guarded(prog, lambda: _generate(parser.parse_args(argv), prog))
 
 
 def _generate(args, prog: str) -> int:
     if args.check:
         outdated = stale(args.out)
+        again = prog if args.out == NOTEBOOKS else f"{prog} --out {args.out}"
         for path in outdated:
-            print(f"stale: {path} (regenerate with: {prog})")
+            state = "stale" if path.is_file() else "missing"
+            print(f"{state}: {path} (regenerate with: {again})")
         return 1 if outdated else 0
-    args.out.mkdir(parents=True, exist_ok=True)
-    for stage in all_stages():
-        path_for(stage, args.out).write_text(render(stage))
-        print(f"wrote {path_for(stage, args.out)}")
+    for path, text in expected(args.out).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
     return 0
 
 

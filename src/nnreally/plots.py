@@ -17,7 +17,7 @@ from torch import nn
 
 from nnreally.data.digits import SIDE
 from nnreally.data.files import CLASSES, Data
-from nnreally.run import Run
+from nnreally.lesson import Session
 
 DPI = 100
 WIDE = (8.0, 4.5)  # inches: 800 x 450 pixels at DPI
@@ -43,12 +43,12 @@ def plot_samples(data: Data, path: Path, rows: int = 4, cols: int = 10) -> Path:
     return _save(fig, path)
 
 
-def plot_losses(runs: list[tuple[str, Run]], path: Path, batches: bool = True) -> Path:
+def plot_losses(runs: list[tuple[str, Session]], path: Path, batches: bool = True) -> Path:
     """Validation loss per epoch (dots) for each run, and training loss per batch (faint)."""
     return _save(losses_figure(runs, batches), path)
 
 
-def losses_figure(runs: list[tuple[str, Run]], batches: bool = True) -> Figure:
+def losses_figure(runs: list[tuple[str, Session]], batches: bool = True) -> Figure:
     """The loss curves as a figure (a notebook shows it as the cell's output)."""
     fig = Figure(figsize=WIDE, dpi=DPI)
     ax = fig.subplots()
@@ -66,12 +66,12 @@ def losses_figure(runs: list[tuple[str, Run]], batches: bool = True) -> Figure:
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", ncol=2)
     what = "training loss per batch (faint) and " if batches else ""
-    ax.set_title(f"{what}validation loss per epoch (epoch 0: untrained)")
+    ax.set_title(f"{what}validation loss after each epoch")
     fig.tight_layout()
     return fig
 
 
-def plot_comparison(runs: list[tuple[str, Run]], path: Path) -> Path:
+def plot_comparison(runs: list[tuple[str, Session]], path: Path) -> Path:
     """Every stage's final validation loss side by side, accuracy written on each bar."""
     fig = Figure(figsize=WIDE)
     ax = fig.subplots()
@@ -98,19 +98,24 @@ def logistic_weights(model: Callable) -> torch.Tensor | None:
     """A logistic model's weights as ten 28x28 images, or None if it has no such weights.
 
     Works for ``nn.Linear`` (10 x 784), a hand-made ``nn.Parameter`` (784 x 10) and the
-    plain-function models of stages 01-02, whose weights live in the function's closure.
+    plain-function models of stages 01-02, which read ``weights`` from the stage's variables.
     """
-    if isinstance(model, nn.Module):
-        tensors = list(model.parameters())
-    else:
-        cells = getattr(model, "__closure__", None) or ()
-        tensors = [c.cell_contents for c in cells if isinstance(c.cell_contents, torch.Tensor)]
+    tensors = list(model.parameters()) if isinstance(model, nn.Module) else _read_by(model)
     for t in tensors:
         if t.shape == (CLASSES, SIDE * SIDE):
             return t.detach().cpu().view(CLASSES, SIDE, SIDE)
         if t.shape == (SIDE * SIDE, CLASSES):
             return t.detach().cpu().T.reshape(CLASSES, SIDE, SIDE)
     return None
+
+
+def _read_by(function: Callable) -> list[torch.Tensor]:
+    """The tensors a plain function reads: its closure's, and the globals its code names."""
+    found = [c.cell_contents for c in getattr(function, "__closure__", None) or ()]
+    code, variables = getattr(function, "__code__", None), getattr(function, "__globals__", {})
+    if code is not None:
+        found += [variables.get(name) for name in code.co_names]
+    return [t for t in found if isinstance(t, torch.Tensor)]
 
 
 def first_conv_filters(model: Callable) -> torch.Tensor | None:

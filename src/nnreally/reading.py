@@ -4,71 +4,35 @@ from __future__ import annotations
 
 import ast
 import difflib
-import importlib
-import inspect
 import os
 import shutil
 import sys
 from collections.abc import Sequence
 
-from nnreally.cli import Parser, positive_int
 from nnreally.diffview import render_terminal
-from nnreally.registry import Stage, all_stages, find
+from nnreally.options import Parser, positive_int
+from nnreally.registry import LIBRARY, Stage, find
 
 DEFAULT_WIDTH = 160  # when the output is not a terminal
-HARNESS = {"Run"}  # imported by every stage to run it; not part of any lesson
 
 
-def imported_names(stage: Stage) -> list[tuple[str, str]]:
-    """``(module, name)`` for every name the stage imports from ``nnreally``."""
-    tree = ast.parse(stage.source)
+def library_names(stage: Stage) -> list[str]:
+    """Names the stage imports from ``nnreally`` that an earlier stage wrote (see LIBRARY)."""
     return [
-        (node.module, alias.name)
-        for node in tree.body
+        alias.name
+        for node in ast.parse(stage.source).body
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nnreally")
         for alias in node.names
-        if alias.name not in HARNESS
+        if alias.name in LIBRARY
     ]
 
 
-def introduced(stage: Stage) -> list[tuple[str, str]]:
-    """Library names this stage imports that the previous stage did not, with what they call."""
-    stages = list(all_stages())
-    index = stages.index(stage)
-    before = set(imported_names(stages[index - 1])) if index else set()
-    new = [pair for pair in imported_names(stage) if pair not in before]
-    seen: list[tuple[str, str]] = []
-    while new:
-        module_name, name = new.pop(0)
-        if (module_name, name) in seen:
-            continue
-        seen.append((module_name, name))
-        module = importlib.import_module(module_name)
-        for called in _names_used(getattr(module, name)):
-            target = getattr(module, called, None)
-            if inspect.isfunction(target) and target.__module__ == module_name:
-                new.append((module_name, called))
-    return seen
-
-
-def _names_used(obj: object) -> list[str]:
-    """Global names a function's code refers to, its comprehensions' code included."""
-    codes = [getattr(obj, "__code__", None)]
-    names: list[str] = []
-    while codes:
-        code = codes.pop()
-        if code is not None:
-            names.extend(code.co_names)
-            codes.extend(c for c in code.co_consts if hasattr(c, "co_names"))
-    return names
-
-
 def show(stage: Stage) -> str:
-    """The stage's source, followed by the library code it introduces."""
+    """The stage's source, and where the library code it imports was written."""
     parts = [f"# {stage.path.name}\n", stage.source]
-    for module_name, name in introduced(stage):
-        source = inspect.getsource(getattr(importlib.import_module(module_name), name))
-        parts.append(f"\n# --- introduced here, from {module_name}: {name} ---\n{source}")
+    for name in library_names(stage):
+        module, number = LIBRARY[name]
+        parts.append(f"# {name} (from {module}) is stage {number}'s: show {number} prints it\n")
     return "".join(parts)
 
 
@@ -100,6 +64,9 @@ def main(argv: Sequence[str], prog: str) -> int:
     parser.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
     args = parser.parse_args(rest)
     a, b = find(args.a), find(args.b)
+    if a.source == b.source:
+        print(f"stages {a.number} and {b.number}: no difference")
+        return 0
     if not args.side_by_side:
         sys.stdout.write(unified_diff(a, b))
         return 0

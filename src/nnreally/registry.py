@@ -1,22 +1,34 @@
-"""Find the stage files, describe them without running them, and load them."""
+"""Find the stage files and describe them without running them."""
 
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
+import sys
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
-from types import ModuleType
+
+from nnreally.errors import UsageError
 
 _HERE = Path(__file__).resolve().parent
-# Installed from a wheel, the stages ship inside the package; in a checkout they sit at the top.
-STAGE_DIRS = (_HERE / "stage_files", _HERE.parents[1] / "stages")
+# Installed from a wheel, the stage files ship inside nnreally/stages/ (beside the dispatcher's
+# __main__.py); in a checkout they sit in stages/ at the top.
+STAGE_DIRS = (_HERE / "stages", _HERE.parents[1] / "stages")
 STAGE_FILE = re.compile(r"^(\d\d)_(\w+)\.py$")
+# What the stages wrote for later stages, where the library keeps it, and which stage wrote it.
+LIBRARY = {
+    "accuracy": ("nnreally.train", "01"),
+    "loss_batch": ("nnreally.train", "08"),
+    "fit": ("nnreally.train", "08"),
+    "get_data": ("nnreally.train", "08"),
+    "Lambda": ("nnreally.layers", "10"),
+    "WrappedDataLoader": ("nnreally.train", "11"),
+}
+BUILDS_ON = re.compile(r"Builds on stage (\d\d)\b")
 
 
-class UnknownStageError(Exception):
+class UnknownStageError(UsageError):
     """A stage number or selection that names no stage."""
 
 
@@ -46,31 +58,28 @@ class Stage:
         return self.docstring.split("\n", 1)[0]
 
     @property
-    def uses_device(self) -> bool:
-        return "run.device" in self.source
-
-    @property
-    def distributed(self) -> bool:
-        """Whether the stage joins a process group (and so runs under torchrun)."""
-        return "init_process_group" in self.source
-
-    def load(self) -> ModuleType:
-        """Import the stage file as a module (this defines things and runs nothing)."""
-        return _load(self.path, f"nnreally_stage_{self.number}")
+    def base(self) -> Stage | None:
+        """The stage this one changes: the one before, or the one its docstring names
+        ("Builds on stage 12.") for the stages beyond the tutorial."""
+        named = BUILDS_ON.search(self.docstring)
+        if named:
+            return find(named[1])
+        stages = all_stages()
+        index = stages.index(self) if self in stages else 0
+        return stages[index - 1] if index else None
 
 
-@cache
-def _load(path: Path, module_name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script_stage() -> Stage | None:
+    """The stage file Python is running as its main script (``python stages/05_optim.py``)."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    match = STAGE_FILE.match(Path(path).name) if path else None
+    return Stage(match[1], match[2], Path(path).resolve()) if match else None
 
 
 def stage_dir() -> Path:
     """The folder that holds the stage files."""
     for folder in STAGE_DIRS:
-        if folder.is_dir():
+        if folder.is_dir() and any(STAGE_FILE.match(p.name) for p in folder.iterdir()):
             return folder
     raise FileNotFoundError(f"no stage files in {' or '.join(map(str, STAGE_DIRS))}")
 
@@ -100,10 +109,12 @@ def select(text: str) -> list[Stage]:
         return list(all_stages())
     chosen: list[Stage] = []
     for part in text.split(","):
-        first, _, last = part.partition("-")
-        if not last:
+        first, dash, last = part.partition("-")
+        if not dash:
             chosen.append(find(first))
             continue
+        if not (first.strip() and last.strip()):
+            raise UnknownStageError(f"half-open range {part!r}: give both ends, e.g. 01-04")
         lo, hi = find(first), find(last)
         if lo.number > hi.number:
             raise UnknownStageError(f"empty range {part!r}: the first stage must come first")

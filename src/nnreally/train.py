@@ -1,50 +1,46 @@
-"""The training pieces the tutorial introduces with validation (stage 08) and uses from then on."""
+"""What the stages wrote for later stages: their training pieces, kept here to be imported.
+
+``accuracy`` is stage 01's, ``loss_batch``, ``fit`` and ``get_data`` are stage 08's and
+``WrappedDataLoader`` is stage 11's. Each is the stage's own code with type hints and a
+docstring added; ``tests/test_library.py`` checks that, those aside, it is the same code.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from nnreally.lesson import report
+
 Batch = tuple[torch.Tensor, torch.Tensor]
-Log = Callable[[list[float], float, float], None]
 
 
 def accuracy(out: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-    """Fraction of rows whose highest score is the true label."""
+    """Fraction of rows whose highest score is the true label (stage 01)."""
     preds = torch.argmax(out, dim=1)
     return (preds == yb).float().mean()
 
 
 def loss_batch(
-    model: Callable, loss_func: Callable, xb: torch.Tensor, yb: torch.Tensor, opt=None
+    model: Callable,
+    loss_func: Callable,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    opt: torch.optim.Optimizer | None = None,
 ) -> tuple[float, int]:
-    """Loss on one batch, and one optimisation step when ``opt`` is given."""
+    """Loss on one batch and the batch's size; one optimisation step when ``opt`` is given."""
     loss = loss_func(model(xb), yb)
+
     if opt is not None:
         loss.backward()
         opt.step()
         opt.zero_grad()
+
     return loss.item(), len(xb)
-
-
-def evaluate(
-    model: Callable, loss_func: Callable, valid_dl: Iterable[Batch]
-) -> tuple[float, float]:
-    """Loss and accuracy over every batch of ``valid_dl``, weighted by batch size."""
-    if isinstance(model, nn.Module):
-        model.eval()
-    total_loss = total_correct = 0.0
-    count = 0
-    with torch.no_grad():
-        for xb, yb in valid_dl:
-            out = model(xb)
-            total_loss += loss_func(out, yb).item() * len(xb)
-            total_correct += accuracy(out, yb).item() * len(xb)
-            count += len(xb)
-    return total_loss / count, total_correct / count
 
 
 def fit(
@@ -54,21 +50,20 @@ def fit(
     opt: torch.optim.Optimizer,
     train_dl: Iterable[Batch],
     valid_dl: Iterable[Batch],
-    log: Log | None = None,
 ) -> None:
-    """Train for ``epochs``, scoring the whole validation set before training and after each epoch.
-
-    ``log(train_losses, valid_loss, valid_acc)`` receives each score; the first call, with no
-    training losses, describes the untrained model.
-    """
-    if log is not None:
-        log([], *evaluate(model, loss_func, valid_dl))
-    for _ in range(epochs):
+    """Train for ``epochs``; after each, score the whole validation set and report the epoch."""
+    for epoch in range(epochs):  # noqa: B007  (the tutorial's loop; fit reports, not the index)
         model.train()
         losses = [loss_batch(model, loss_func, xb, yb, opt)[0] for xb, yb in train_dl]
-        valid_loss, valid_acc = evaluate(model, loss_func, valid_dl)
-        if log is not None:
-            log(losses, valid_loss, valid_acc)
+
+        model.eval()
+        with torch.no_grad():
+            val_losses, nums = zip(*[loss_batch(model, loss_func, xb, yb) for xb, yb in valid_dl])  # noqa: B905
+            accs = [accuracy(model(xb), yb).item() for xb, yb in valid_dl]
+        val_loss = np.sum(np.multiply(val_losses, nums)) / np.sum(nums)
+        val_acc = np.sum(np.multiply(accs, nums)) / np.sum(nums)
+
+        report(losses, val_loss, val_acc)
 
 
 def get_data(train_ds: Dataset, valid_ds: Dataset, bs: int) -> tuple[DataLoader, DataLoader]:

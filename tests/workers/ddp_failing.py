@@ -7,7 +7,7 @@ import sys
 
 import torch.nn.functional as F
 
-from nnreally import stages
+from nnreally import cli
 from nnreally.distributed import rank
 
 FAIL_AT = 5
@@ -23,4 +23,4 @@ if __name__ == "__main__":
             return real(*args, **kwargs)
 
         F.cross_entropy = failing
-    sys.exit(stages.main(["14", *sys.argv[1:]]))
+    sys.exit(cli.main(["14", *sys.argv[1:]]))

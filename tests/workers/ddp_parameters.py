@@ -3,20 +3,21 @@
 Usage (under torchrun): python -m tests.workers.ddp_parameters BATCH_SIZE OUT_FILE
 """
 
+import io
 import sys
 
 import torch
 
-from nnreally.data import load_digits
 from nnreally.distributed import rank
+from nnreally.options import Output, Training
 from nnreally.registry import find
-from nnreally.run import Run, train_stage
+from nnreally.runner import run_stage
 
 SAMPLES = 640
 
 if __name__ == "__main__":
     bs, out = int(sys.argv[1]), sys.argv[2]
-    stage = find("14").load()
-    run = train_stage(stage.main, Run(load_digits().head(SAMPLES), stage.LR, bs=bs, epochs=1))
+    training = Training(bs=bs, epochs=1, data="digits", limit=SAMPLES)
+    session = run_stage(find("14"), training, Output(quiet=True), out=io.StringIO())
     if rank() == 0:
-        torch.save(run.model.state_dict(), out)
+        torch.save(session.namespace["model"].state_dict(), out)

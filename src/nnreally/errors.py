@@ -1,0 +1,63 @@
+"""The errors a learner can cause, and the one path that turns them into a line and an exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad command-line input: an option, a stage number, a device that is not there (exit 2)."""
+
+
+class RunError(Exception):
+    """A run that cannot go on (exit 1): broken data, a failed download, a diverged loss, ..."""
+
+
+class DivergedError(RunError):
+    """The loss stopped being a finite number."""
+
+
+class RankFailedError(RunError):
+    """A worker process of a distributed run failed; the message names its rank."""
+
+
+def guarded(
+    prog: str,
+    body: Callable[[], int],
+) -> int:
+    """Run a command's ``body``; turn expected errors into one line on stderr and an exit code.
+
+    A ``UsageError`` exits 2, a ``RunError`` or an ``OSError`` exits 1, Ctrl-C exits 130.
+    Anything else is a bug and keeps its traceback.
+    """
+    try:
+        return body()
+    except (UsageError, RunError, OSError, KeyboardInterrupt) as e:
+        return report(prog, e)
+
+
+def exit_code(error: BaseException) -> int | None:
+    """The exit code for an expected error; None for anything else (a bug)."""
+    if isinstance(error, UsageError):
+        return EXIT_USAGE
+    if isinstance(error, (RunError, OSError)):
+        return EXIT_ERROR
+    if isinstance(error, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    return None
+
+
+def report(prog: str, error: BaseException) -> int:
+    """Print an expected error as one line on stderr; return its exit code."""
+    code = exit_code(error)
+    if code is None:
+        raise error
+    if code == EXIT_INTERRUPTED and "TORCHELASTIC_RUN_ID" in os.environ:
+        return code  # a rank that torchrun started: the launcher says it once for all
+    message = "interrupted" if code == EXIT_INTERRUPTED else f"error: {error}"
+    print(f"{prog}: {message}", file=sys.stderr, flush=True)
+    return code

@@ -1,0 +1,166 @@
+"""The training options, defined once: the dispatcher, a stage run as a script, bench and book.
+
+``bs``, ``lr`` and ``epochs`` have no default here: each stage writes the tutorial's values in
+its own ``settings(...)`` line, and an option given on the command line overrides them. The
+same holds for the settings only some stages declare (``--cuda-graph``, ``--nproc``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import torch
+
+from nnreally.errors import UsageError
+
+SEED = 0
+DEVICES = ("auto", "cpu", "cuda", "mps")
+MAX_PROCESSES = 64  # more processes than this on one machine is surely a typo
+STAGE_SETTINGS = ("bs", "lr", "epochs", "cuda_graph", "nproc")  # what a stage's settings() declares
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting, so an error stays one line."""
+
+    def error(self, message: str):
+        raise UsageError(message)
+
+
+def _number(kind: type, minimum: float, maximum: float = math.inf, exclusive: bool = False):
+    """An argparse type: a finite ``kind`` in [minimum, maximum] (above minimum if exclusive)."""
+    noun = "whole number" if kind is int else "number"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {noun}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} must be a positive finite number")
+        if value < minimum or (exclusive and value == minimum):
+            bound = "a positive finite number" if exclusive else f"at least {minimum}"
+            raise argparse.ArgumentTypeError(f"{text!r} must be {bound}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"{text!r} must be at most {maximum}")
+        return value
+
+    return parse
+
+
+positive_int = _number(int, 1)
+non_negative_int = _number(int, 0)
+positive_float = _number(float, 0.0, exclusive=True)
+
+
+class DeviceError(UsageError):
+    """A device that was asked for and is not there."""
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple's MPS, then the CPU; a named device must exist."""
+    has_mps = torch.backends.mps.is_available()
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
+    elif name == "cuda" and not torch.cuda.is_available():
+        raise DeviceError("--device cuda: no CUDA device is available to this PyTorch")
+    elif name == "mps" and not has_mps:
+        raise DeviceError("--device mps: no Apple MPS device is available to this PyTorch")
+    return torch.device(name)
+
+
+@dataclass(frozen=True)
+class Training:
+    """How a stage trains. ``None`` (or ``False``) means: the stage's own setting."""
+
+    bs: int | None = None
+    lr: float | None = None
+    epochs: int | None = None
+    seed: int = SEED
+    device: str = "auto"
+    data: str = "auto"
+    data_dir: Path | None = None
+    limit: int | None = None
+    cuda_graph: bool = False
+    nproc: int | None = None
+
+    def given(self) -> dict[str, object]:
+        """The stage settings this run overrides: those given on the command line."""
+        values = {k: getattr(self, k) for k in STAGE_SETTINGS}
+        return {k: v for k, v in values.items() if v is not None and v is not False}
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a run prints and writes besides its epoch lines."""
+
+    json: bool = False
+    plot: Path | None = None
+    quiet: bool = False
+
+
+def add_training_options(parser: argparse.ArgumentParser) -> None:
+    """The options that say how a stage trains (the fields of ``Training``)."""
+    add = parser.add_argument
+    add("--epochs", type=non_negative_int, help="epochs (default: the stage's own, 2)")
+    add("--bs", type=positive_int, help="batch size (default: the stage's own, 64)")
+    add("--lr", type=positive_float, help="learning rate (default: the stage's own, 0.5 or 0.1)")
+    add("--seed", type=non_negative_int, default=SEED, help=f"random seed (default {SEED})")
+    add("--device", choices=DEVICES, default="auto", help="where stages 12+ compute (default auto)")
+    add(
+        "--data",
+        default="auto",
+        help="auto, mnist, fashion-mnist, digits, or a path to a .pkl.gz or an IDX folder "
+        "(default auto: MNIST, cached or downloaded, else the built-in digits)",
+    )
+    add("--data-dir", type=Path, help="data folder (default $NNREALLY_DATA or ./data)")
+    add("--limit", type=positive_int, help="use only the first N training samples (default all)")
+    add("--cuda-graph", action="store_true", help="stage 13: replay each step as a CUDA graph")
+    add(
+        "--nproc",
+        type=_number(int, 1, MAX_PROCESSES),
+        help="stage 14: processes to start through torchrun (default: run in this one)",
+    )
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """The options that say what a run prints and writes (the fields of ``Output``)."""
+    add = parser.add_argument
+    add("--json", action="store_true", help="print one JSON object per stage on stdout")
+    add("--plot", type=Path, metavar="FILE.png", help="save the loss curves (and images) as PNG")
+    add("--quiet", action="store_true", help="print only the final line per stage")
+
+
+def _take(cls, args: argparse.Namespace):
+    return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+
+
+def training_options(args: argparse.Namespace) -> Training:
+    """The ``Training`` that ``add_training_options`` parsed, checked before any work starts."""
+    training = _take(Training, args)
+    resolve_device(training.device)
+    return training
+
+
+def output_options(args: argparse.Namespace) -> Output:
+    """The ``Output`` that ``add_output_options`` parsed, its file checked before any work."""
+    output = _take(Output, args)
+    if output.plot is not None:
+        check_png(output.plot, "--plot")
+    return output
+
+
+def check_png(path: Path, option: str) -> None:
+    """A PNG file name in a folder that exists and can be written to."""
+    if path.suffix.lower() != ".png":
+        raise UsageError(f"{option} {path}: give a file name ending in .png")
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a folder; give a file name ending in .png")
+    folder = path.parent
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{option} {path}: the folder {folder} cannot be written to")

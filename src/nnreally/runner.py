@@ -1,0 +1,43 @@
+"""The runner: run a stage file top to bottom, in a fresh namespace, under a session.
+
+Everything that runs a stage goes through ``run_stage``: the dispatcher, the book, the
+benchmark and the tests. The stage reports to the session through its own calls
+(``settings``, ``load_data``, ``score``/``report``); the runner adds nothing else.
+"""
+
+from __future__ import annotations
+
+import runpy
+from collections.abc import Sequence
+from contextlib import suppress
+from typing import TextIO
+
+from nnreally.data import Data
+from nnreally.distributed import note_failure
+from nnreally.lesson import Launched, Session
+from nnreally.options import Output, Training
+from nnreally.registry import Stage
+
+
+def run_stage(
+    stage: Stage,
+    training: Training = Training(),
+    output: Output = Output(),
+    out: TextIO | None = None,
+    data: Data | None = None,
+    command: Sequence[str] | None = None,
+) -> Session:
+    """Run ``stage``'s file; the returned session holds its history, data and variables.
+
+    ``data`` already loaded is reused (``all`` loads it once); ``command`` is how to start the
+    same run again, for a stage that asks for several processes.
+    """
+    session = Session(training, output, stage, out, data, command)
+    # Launched: the processes torchrun started did the run, and their rank 0 reported it.
+    with session.active(), suppress(Launched):
+        try:
+            session.namespace = runpy.run_path(str(stage.path), run_name=f"stage_{stage.number}")
+        except BaseException:
+            note_failure()  # a rank of a distributed run: say when, so the launcher names it
+            raise
+    return session
