@@ -251,7 +251,7 @@ def test_auto_offline_with_read_only_cache_says_both(tmp_path: Path, small_digit
     data = load_data("auto", tmp_path)
     lines = data.note.splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith("MNIST is not in")
+    assert lines[0].startswith("no MNIST in")
     assert lines[1].startswith("could not cache the built-in digits")
 
 
@@ -472,7 +472,7 @@ def test_unverified_mnist_is_moved_aside_in_auto_mode(tmp_path, stand_in_mnist, 
         f"moved {stand_in_mnist} aside to {aside}: it fails its md5 checksum "
         f"(to train on it as it is: --data {aside})"
     )
-    assert lines[1].startswith("MNIST is not in")
+    assert lines[1].startswith("no MNIST in")
     assert data.name == "digits"
 
 

@@ -2,8 +2,8 @@
 
 Each stage must end below its validation-loss threshold while its untrained model (the same
 stage file run for zero epochs, scored on the same validation set) is above it. Measured values
-(seed 0, bs 64, 2 epochs, 50,000 digits, torch 2.13 CPU) sit beside each threshold; the margin
-is about 25% of the trained loss, and every untrained loss is near ln(10) = 2.30.
+(seed 0, bs 64, 2 epochs, 50,000 digits, torch 2.13 CPU, 2-core AMD EPYC) sit beside each
+threshold; every untrained loss is near ln(10) = 2.30, far above every threshold.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from nnreally.lesson import Session
 from nnreally.registry import all_stages
 from tests.conftest import run_python, train
 
-# stage: (threshold, measured trained valid loss, measured untrained valid loss)
+# stage: (threshold, measured trained valid loss, measured untrained valid loss). The CNN
+# thresholds leave room for the spread across CPUs and thread counts (see the README): stage 11
+# has given 0.3492 to 0.4239 on other machines and thread counts, and 2.30 untrained.
 THRESHOLDS = {
     "01": (0.33, 0.2602, 2.3746),
     "02": (0.33, 0.2602, 2.3746),
@@ -29,13 +31,13 @@ THRESHOLDS = {
     "05": (0.33, 0.2595, 2.3431),
     "06": (0.33, 0.2595, 2.3431),
     "07": (0.33, 0.2595, 2.3431),
-    "08": (0.40, 0.3148, 2.3431),
-    "09": (0.48, 0.3816, 2.3030),
-    "10": (0.48, 0.3816, 2.3030),
-    "11": (0.44, 0.3492, 2.3030),
-    "12": (0.44, 0.3492, 2.3030),
-    "13": (0.44, 0.3086, 2.3030),
-    "14": (0.44, 0.2951, 2.3030),
+    "08": (0.40, 0.3168, 2.3431),
+    "09": (0.60, 0.4503, 2.3030),
+    "10": (0.60, 0.4503, 2.3030),
+    "11": (0.60, 0.3649, 2.3030),
+    "12": (0.60, 0.3649, 2.3030),
+    "13": (0.60, 0.3152, 2.3030),
+    "14": (0.60, 0.3142, 2.3030),
 }
 
 
@@ -157,7 +159,7 @@ def test_a_stage_runs_as_a_script_from_anywhere(tmp_path, data_dir):
     ]
 
 
-FASHION_THRESHOLD = 0.70  # measured 0.5531 (accuracy 80.38%), seed 0, 2 epochs
+FASHION_THRESHOLD = 0.70  # measured 0.5156 (accuracy 81.49%), seed 0, 2 epochs
 
 
 @pytest.mark.slow

@@ -241,10 +241,9 @@ def load_data(source: str = "auto", data_dir: Path | None = None, progress: bool
             data = get_mnist(data_dir, progress, notes)
         except DownloadError as e:
             why = "; ".join(dict.fromkeys(e.reasons)) or str(e)  # each reason once
-            notes.append(
-                f"MNIST is not in {data_dir / 'mnist'} and could not be downloaded ({why}), "
-                "so this run uses the built-in digits. To get MNIST: "
-                "`python -m nnreally.data download` when online (--data mnist shows the details)"
+            notes.append(  # short: --data mnist and the README's "Data" say the rest
+                f"no MNIST in {data_dir / 'mnist'} and no download ({why}): using the built-in "
+                "digits (python -m nnreally.data download gets MNIST)"
             )
             data = load_digits(data_dir, progress)
     return replace(data, note="\n".join([*notes, *filter(None, [data.note])]))
