@@ -83,24 +83,6 @@ def test_ctrl_c_stops_every_rank_with_one_line():
     assert "OMP_NUM_THREADS" not in err  # the launcher's warning: we set the threads ourselves
 
 
-@pytest.mark.parametrize(
-    ("args", "words"),
-    [
-        (["14", "--nproc", "0"], ["--nproc", "at least 1"]),
-        (["14", "--nproc", "two"], ["--nproc", "whole number"]),
-        (["14", "--nproc", "1000"], ["--nproc", "at most 64"]),
-        (["05", "--nproc", "2"], ["--nproc", "stage 05 has no such setting"]),
-    ],
-)
-def test_bad_nproc_is_one_line(capsys, args, words):
-    code = cli.main(args)
-    err = capsys.readouterr().err
-    assert code == 2
-    assert "Traceback" not in err
-    for word in words:
-        assert word in err
-
-
 def test_launch_failure_is_exit_1(capsys, monkeypatch):
     def failed(nproc, command):
         assert (nproc, command[:3]) == (2, ["-m", "nnreally.stages", "14"])
