@@ -38,9 +38,12 @@ CLOSED_URL = "http://127.0.0.1:9/mnist.pkl.gz"
 
 @pytest.fixture(autouse=True)
 def _isolated_data(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep tests off the checkout's data/ folder and off the internet."""
+    """Keep tests off the checkout's data/ folder and off the internet, and in English."""
     monkeypatch.setenv("NNREALLY_DATA", str(data_dir))
     monkeypatch.setenv("NNREALLY_MNIST_URL", CLOSED_URL)
+    for name in ("NNREALLY_LANG", "LC_ALL", "LC_MESSAGES"):  # a reader's Chinese locale
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
 
 
 def train(number: str, data: Data, **training) -> Session:

@@ -11,14 +11,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nnreally import notebooks
+from nnreally import notebooks, reading
 from nnreally.cells import split_cells
 from nnreally.registry import Stage, all_stages, find
+from nnreally.translations import narrative
 from tests.conftest import CLOSED_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "notebooks"
 STAGES = pytest.mark.parametrize("stage", all_stages(), ids=lambda s: s.number)
+# "" is the English notebooks in notebooks/, "zh" the Chinese ones in notebooks/zh/.
+EDITIONS = pytest.mark.parametrize("edition", notebooks.EDITIONS, ids=lambda e: e or "en")
 # What a learner would set to try a notebook quickly; the kernel gets it in its environment.
 SMALL = "--data digits --limit 500 --epochs 1"
 CELL_TIMEOUT = 120  # seconds; a cell takes about one at this size
@@ -26,27 +29,29 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")  # IPython colours its tracebacks
 EPOCH_LINE = re.compile(r"^epoch 1: train loss \S+, valid loss \d", re.MULTILINE)
 
 
-def committed(stage: Stage) -> str:
-    path = notebooks.path_for(stage, FOLDER)
+def committed(stage: Stage, edition: str = "") -> str:
+    path = notebooks.path_for(stage, FOLDER, edition)
     assert path.is_file(), f"missing {path}: run python -m nnreally.notebooks"
     return path.read_text(encoding="utf-8")
 
 
+@EDITIONS
 @STAGES
-def test_notebook_matches_its_stage_file(stage: Stage):
-    assert committed(stage) == notebooks.render(notebooks.notebook(stage)), (
+def test_notebook_matches_its_stage_file(stage: Stage, edition: str):
+    assert committed(stage, edition) == notebooks.render(notebooks.EDITIONS[edition](stage)), (
         f"the notebook for stage {stage.number} is stale: run python -m nnreally.notebooks"
     )
 
 
 def test_editing_a_stage_without_regenerating_is_caught(tmp_path: Path, monkeypatch, capsys):
     assert notebooks.main(["--out", str(tmp_path)]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        notebooks.path_for(s).name for s in all_stages()
-    )
+    names = sorted(notebooks.path_for(s).name for s in all_stages())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names, "zh"])
+    assert sorted(p.name for p in (tmp_path / "zh").iterdir()) == names
     assert notebooks.main(["--out", str(tmp_path), "--check"]) == 0
     stage = find("05")
-    edited = stage.source.replace("opt.step()", "opt.step()  # a learner's edit", 1)
+    step = "        opt.step()\n"  # the loop's line, not the docstring's mention
+    edited = stage.source.replace(step, "        opt.step()  # a learner's edit\n", 1)
     assert edited != stage.source
     monkeypatch.setitem(stage.__dict__, "source", edited)  # the cached file text
     notebooks.path_for(find("01"), tmp_path).unlink()
@@ -56,6 +61,21 @@ def test_editing_a_stage_without_regenerating_is_caught(tmp_path: Path, monkeypa
     assert capsys.readouterr().out.splitlines() == [
         f"missing: {notebooks.path_for(find('01'), tmp_path)} {again}",
         f"stale: {notebooks.path_for(stage, tmp_path)} {again}",
+        f"stale: {notebooks.path_for(stage, tmp_path, 'zh')} {again}",  # the same code cells
+    ]
+
+
+def test_a_translation_that_lost_a_section_is_one_clear_error(tmp_path: Path, monkeypatch, capsys):
+    def lost_the_last_section(stage: Stage, lang: str) -> list[str]:
+        cells = narrative(stage, lang)
+        return cells[:-1] if lang == "zh" else cells
+
+    monkeypatch.setattr(reading, "narrative", lost_the_last_section)
+    cells = len(narrative(find("01"), "en"))  # the first stage is the first to fail
+    assert notebooks.main(["--out", str(tmp_path), "--check"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"python -m nnreally.notebooks: error: stage 01: {cells - 1} zh sections for {cells} "
+        "English narrative cells (python -m nnreally.translations --check says which)"
     ]
 
 
@@ -75,6 +95,23 @@ def test_cells_are_the_stage_files_cells(stage: Stage):
     assert len({c["id"] for c in nb["cells"]}) == len(nb["cells"])
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
+
+
+@STAGES
+def test_the_zh_notebook_is_the_same_code_with_the_chinese_narrative(stage: Stage):
+    english, chinese = (json.loads(committed(stage, e)) for e in ("", "zh"))
+    zh = narrative(stage, "zh")
+    assert chinese["metadata"] == english["metadata"]
+    assert [(c["cell_type"], c["id"]) for c in chinese["cells"]] == [
+        (c["cell_type"], c["id"]) for c in english["cells"]
+    ]
+    assert [c for c in chinese["cells"] if c["cell_type"] == "code"] == [
+        c for c in english["cells"] if c["cell_type"] == "code"
+    ]
+    assert ["".join(c["source"]) for c in chinese["cells"] if c["cell_type"] == "markdown"] == [
+        f"# 阶段 {stage.number} · {stage.title}\n\n{zh[0]}",
+        *zh[1:],
+    ]
 
 
 def test_a_script_without_a_docstring_gets_only_its_title():
@@ -181,12 +218,14 @@ def printed(nb: nbformat.NotebookNode) -> str:
 
 
 @pytest.mark.slow
+@EDITIONS
 @STAGES
-def test_notebook_runs_cell_by_cell(stage: Stage, kernel: Kernel):
-    path = notebooks.path_for(stage, FOLDER)
-    nb = kernel.run(path.name, nbformat.reads(committed(stage), as_version=4))
+def test_notebook_runs_cell_by_cell(stage: Stage, edition: str, kernel: Kernel):
+    path = notebooks.path_for(stage, FOLDER, edition)
+    name = str(path.relative_to(FOLDER))
+    nb = kernel.run(name, nbformat.reads(committed(stage, edition), as_version=4))
     text = printed(nb)
-    assert EPOCH_LINE.search(text), f"{path.name} printed no epoch line:\n{text}"
+    assert EPOCH_LINE.search(text), f"{name} printed no epoch line:\n{text}"
     if stage.number == "01":
         # show(preds[0], preds.shape): a row of log-probabilities that autograd recorded
         assert re.search(r"grad_fn=<\w+>\) torch\.Size\(\[\d+, 10\]\)", text), text

@@ -31,8 +31,8 @@ def build_parser(prog: str = PROG) -> Parser:
     parser = Parser(
         prog=prog,
         description="Run the stages of 'What is torch.nn really?'. Without a stage: list them.",
-        epilog=f"also: {prog} show NN | diff NN MM [--side-by-side] | book --out DIR | "
-        "samples --out FILE",
+        epilog=f"also: {prog} show NN [--lang zh] | diff NN MM [--side-by-side] | "
+        "book --out DIR [--lang en|zh|all] | samples --out FILE",
     )
     parser.add_argument(
         "selection", nargs="?", help="a stage (05), a range (01-04), a list (03,07) or all"

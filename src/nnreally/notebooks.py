@@ -6,6 +6,9 @@ cell by cell and stop anywhere to look at ``weights``, ``loss`` or ``model``. Wh
 leaves to do is done here: the module docstring becomes the first markdown cell, under the
 stage's title; jupytext's own metadata goes; cell ids are numbered. Notebooks are written
 without outputs and byte for byte the same on every run, so ``--check`` finds a stale one.
+
+``notebooks/zh/`` holds the same notebooks in Chinese: the same code cells, and each markdown
+cell replaced by its translation from ``stages/zh/NN_name.md`` (see ``nnreally.translations``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from nnreally.errors import RunError, guarded
 from nnreally.options import Parser
+from nnreally.reading import narrative_cells
 from nnreally.registry import Stage, all_stages
 
 if TYPE_CHECKING:
@@ -51,10 +55,13 @@ def _docstring(code: str) -> tuple[str, str]:
     return docstring, "\n".join(after).strip("\n")
 
 
-def from_script(source: str, title: str, ids: str) -> NotebookNode:
+def from_script(
+    source: str, title: str, ids: str, prose: Sequence[str] | None = None
+) -> NotebookNode:
     """A percent-format script as a notebook: the docstring as a markdown cell under ``title``.
 
-    Cell ids are ``ids`` and the cell's position (``stage05-00``, ``stage05-01``, ...).
+    Cell ids are ``ids`` and the cell's position (``stage05-00``, ``stage05-01``, ...). With
+    ``prose``, its texts replace the docstring and the markdown cells, in order (a translation).
     """
     jupytext = _jupytext()
     from nbformat import from_dict
@@ -65,6 +72,8 @@ def from_script(source: str, title: str, ids: str) -> NotebookNode:
     docstring, after = _docstring(cells[0].source) if cells else ("", "")
     if docstring:
         cells[:1] = [new_code_cell(after)] if after else []
+    if prose is not None:
+        docstring = _retell(docstring, [c for c in cells if c.cell_type == "markdown"], prose)
     heading = f"# {title}\n\n{docstring}" if docstring else f"# {title}"
     nb.cells = [new_markdown_cell(heading), *cells]
     for i, cell in enumerate(nb.cells):
@@ -74,15 +83,32 @@ def from_script(source: str, title: str, ids: str) -> NotebookNode:
     return nb
 
 
+def _retell(docstring: str, markdown: list[NotebookNode], prose: Sequence[str]) -> str:
+    """Put ``prose`` in place of the docstring and the ``markdown`` cells; the new docstring."""
+    wanted = bool(docstring) + len(markdown)
+    if len(prose) != wanted:
+        raise ValueError(f"{len(prose)} texts for {wanted} narrative cells")
+    texts = iter(prose)
+    new_docstring = next(texts) if docstring else ""
+    for cell, text in zip(markdown, texts, strict=True):
+        cell.source = text
+    return new_docstring
+
+
 def notebook(stage: Stage) -> NotebookNode:
     """The English notebook for one stage: ``# Stage 05 · optim``, then the stage's cells."""
     title = f"Stage {stage.number} · {stage.title}"
     return from_script(stage.source, title, ids=f"stage{stage.number}")
 
 
+def notebook_zh(stage: Stage) -> NotebookNode:
+    """The Chinese notebook: ``# 阶段 05 · optim``, the same code cells, the Chinese narrative."""
+    title = f"阶段 {stage.number} · {stage.title}"
+    return from_script(stage.source, title, f"stage{stage.number}", narrative_cells(stage, "zh"))
+
+
 # Each edition of the notebooks: its folder under notebooks/ and how it makes a stage's notebook.
-# Another language is one more entry (for example "zh" with a function that reads its text).
-EDITIONS: dict[str, Callable[[Stage], NotebookNode]] = {"": notebook}
+EDITIONS: dict[str, Callable[[Stage], NotebookNode]] = {"": notebook, "zh": notebook_zh}
 
 
 def render(nb: NotebookNode) -> str:
@@ -113,10 +139,13 @@ def stale(folder: Path = NOTEBOOKS) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.notebooks") -> int:
-    """Write every notebook, or with ``--check`` only report the stale ones (exit 1)."""
+    """Write every notebook (each language), or with ``--check`` list the stale ones (exit 1)."""
     parser = Parser(prog=prog, description="Generate the notebooks from the stage files.")
     parser.add_argument(
-        "--out", type=Path, default=NOTEBOOKS, help="folder to write to (default: notebooks)"
+        "--out",
+        type=Path,
+        default=NOTEBOOKS,
+        help="folder to write to, the Chinese notebooks in its zh/ (default: notebooks)",
     )
     parser.add_argument(
         "--check",

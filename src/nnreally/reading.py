@@ -1,19 +1,99 @@
-"""Reading the stages: ``show NN`` prints a stage, ``diff NN MM`` what changed between two."""
+"""Reading the stages: ``show NN`` prints a stage, ``diff NN MM`` what changed between two.
+
+``show NN --lang zh`` prints the stage with its narrative in Chinese (``stages/zh/NN_name.md``):
+the same code, byte for byte, under the translated docstring and markdown comment lines.
+"""
 
 from __future__ import annotations
 
 import ast
 import difflib
 import os
+import re
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from nnreally.cells import split_cells
 from nnreally.diffview import render_terminal
+from nnreally.errors import RunError, UsageError
 from nnreally.options import Parser, positive_int
 from nnreally.registry import LIBRARY, Stage, find
+from nnreally.translations import LANGUAGES, SOURCE, narrative
 
 DEFAULT_WIDTH = 160  # when the output is not a terminal
+LANG_VARIABLE = "NNREALLY_LANG"  # the reader's language, when --lang does not say
+# Where a locale names the language of messages; as POSIX has it, the first one set decides.
+LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
+CHINESE_LOCALE = re.compile(r"zh(?:[_.@]|$)", re.IGNORECASE)  # zh_CN.UTF-8, zh_TW, zh.UTF-8, zh
+
+
+def default_language(environ: Mapping[str, str] = os.environ) -> str:
+    """The narrative's language when none is asked for: ``$NNREALLY_LANG`` if set, else ``zh``
+    under a Chinese locale (``LANG=zh_CN.UTF-8``; ``LC_ALL`` and ``LC_MESSAGES`` come first),
+    else English."""
+    chosen = environ.get(LANG_VARIABLE, "").strip()
+    if chosen:
+        if chosen.lower() not in LANGUAGES:
+            raise UsageError(
+                f"{LANG_VARIABLE}={chosen!r} is not a language here (choose from "
+                f"{', '.join(LANGUAGES)})"
+            )
+        return chosen.lower()
+    locale = next((environ[name] for name in LOCALE_VARIABLES if environ.get(name)), "")
+    return "zh" if CHINESE_LOCALE.match(locale) else SOURCE
+
+
+def narrative_cells(stage: Stage, lang: str) -> list[str]:
+    """``stage``'s narrative in ``lang``, one text per English narrative cell, in order."""
+    told, english = narrative(stage, lang), narrative(stage, SOURCE)
+    if len(told) != len(english):
+        raise RunError(
+            f"stage {stage.number}: {len(told)} {lang} sections for {len(english)} English "
+            "narrative cells (python -m nnreally.translations --check says which)"
+        )
+    return told
+
+
+def _docstring_literal(text: str) -> str:
+    """``text`` as a triple-quoted docstring that ``ast.get_docstring`` reads back as ``text``."""
+    body = text.replace("\\", "\\\\")
+    if "\n" in text:
+        closing = '\n"""'
+    else:
+        closing = '"""'
+        if body.endswith('"'):  # it would run into the closing quotes
+            body = body[:-1] + '\\"'
+    body = re.sub(r'"{3,}', lambda run: '\\"' * len(run[0]), body)  # would end the string
+    return f'"""{body}{closing}'
+
+
+def _comment(text: str) -> list[str]:
+    """A markdown cell's text as the comment lines of a percent-format script."""
+    return [f"# {line}\n" if line else "#\n" for line in text.splitlines()]
+
+
+def in_language(stage: Stage, lang: str) -> str:
+    """The stage file with its narrative in ``lang``: the code byte for byte, the docstring
+    still a docstring and each markdown cell still ``# `` comment lines."""
+    if lang == SOURCE:
+        return stage.source
+    told = narrative_cells(stage, lang)
+    tree = ast.parse(stage.source)
+    docstring = tree.body[0] if ast.get_docstring(tree) is not None else None
+    lines = stage.source.splitlines(keepends=True)
+    cells = [cell for cell in split_cells(stage.source) if cell.kind == "markdown"]
+    # From the last cell up, so that the line numbers of the cells above stay true.
+    for cell, text in reversed(list(zip(cells, told, strict=True))):
+        if docstring is not None and cell.first == docstring.lineno:
+            # Whatever shares the docstring's first or last line stays (columns are in bytes).
+            head = lines[cell.first - 1].encode()[: docstring.col_offset].decode()
+            tail = lines[cell.last - 1].encode()[docstring.end_col_offset :].decode()
+            new = [head + _docstring_literal(text) + tail]
+        else:
+            new = _comment(text)
+        lines[cell.first - 1 : cell.last] = new
+    return "".join(lines)
 
 
 def library_names(stage: Stage) -> list[str]:
@@ -27,9 +107,10 @@ def library_names(stage: Stage) -> list[str]:
     ]
 
 
-def show(stage: Stage) -> str:
-    """The stage's source, and where the library code it imports was written."""
-    parts = [f"# {stage.path.name}\n", stage.source]
+def show(stage: Stage, lang: str = SOURCE) -> str:
+    """The stage's source, its narrative in ``lang``, and where the library code it imports
+    was written."""
+    parts = [f"# {stage.path.name}\n", in_language(stage, lang)]
     for name in library_names(stage):
         module, number = LIBRARY[name]
         parts.append(f"# {name} (from {module}) is stage {number}'s: show {number} prints it\n")
@@ -54,8 +135,15 @@ def main(argv: Sequence[str], prog: str) -> int:
     parser = Parser(prog=f"{prog} {command}")
     if command == "show":
         parser.add_argument("stage", help="stage number, e.g. 05")
+        parser.add_argument(
+            "--lang",
+            choices=LANGUAGES,
+            help=f"the narrative's language (default {SOURCE}, or ${LANG_VARIABLE}, "
+            "or zh under a zh_* locale such as LANG=zh_CN.UTF-8)",
+        )
         args = parser.parse_args(rest)
-        sys.stdout.write(show(find(args.stage)))
+        text = show(find(args.stage), args.lang or default_language())
+        _write(text)
         return 0
     parser.add_argument("a", help="first stage, e.g. 04")
     parser.add_argument("b", help="second stage, e.g. 05")
@@ -76,3 +164,15 @@ def main(argv: Sequence[str], prog: str) -> int:
     lines = a.source.splitlines(), b.source.splitlines()
     sys.stdout.write(render_terminal(*lines, width=width, colour=colour, titles=titles))
     return 0
+
+
+def _write(text: str) -> None:
+    """Print ``text``, or say in one line that the output's encoding cannot hold it."""
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:
+        encoding = getattr(sys.stdout, "encoding", None) or "unknown"
+        raise RunError(
+            f"the output's encoding ({encoding}) cannot show this text; "
+            "set PYTHONIOENCODING=utf-8 (or use --lang en)"
+        ) from None
