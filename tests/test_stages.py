@@ -173,3 +173,20 @@ def test_stage_11_trains_on_fashion_mnist_unchanged():
     session = train("11", fashion)
     assert session.data.name == "fashion-mnist"
     assert untrained_loss("11", fashion) > FASHION_THRESHOLD > session.history[-1].valid_loss
+
+
+def test_a_stage_cannot_change_the_next_stages_thread_count(tmp_path):
+    """Thread count is process-wide: what a stage sets for itself, the runner undoes."""
+    from nnreally.registry import Stage
+    from nnreally.runner import run_stage
+
+    path = tmp_path / "99_threads.py"
+    path.write_text("import torch\n\ntorch.set_num_threads(1)\nseen = torch.get_num_threads()\n")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        session = run_stage(Stage("99", "threads", path))
+        assert session.namespace["seen"] == 1
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from contextlib import suppress
 from typing import TextIO
 
+import torch
+
 from nnreally.data import Data
 from nnreally.distributed import note_failure
 from nnreally.lesson import Launched, Session
@@ -33,6 +35,7 @@ def run_stage(
     same run again, for a stage that asks for several processes.
     """
     session = Session(training, output, stage, out, data, command)
+    threads = torch.get_num_threads()  # process-wide: a stage may set it for itself (13 does)
     # Launched: the processes torchrun started did the run, and their rank 0 reported it.
     with session.active(), suppress(Launched):
         try:
@@ -40,4 +43,6 @@ def run_stage(
         except BaseException:
             note_failure()  # a rank of a distributed run: say when, so the launcher names it
             raise
+        finally:
+            torch.set_num_threads(threads)  # the next stage starts as this one did
     return session
