@@ -1,22 +1,19 @@
-"""Reading tools: cells, side-by-side diffs, the pictures and the offline book."""
+"""Reading tools: cells, side-by-side diffs and the pictures (the book: test_book.py)."""
 
 from __future__ import annotations
 
-import html
 import re
-import shutil
-import subprocess
-from html.parser import HTMLParser
+import warnings
 from pathlib import Path
 
 import matplotlib.image
-import numpy as np
 import pytest
+from matplotlib.text import Text
 
-from nnreally import cli
+from nnreally import cli, plots
 from nnreally.cells import split_cells
 from nnreally.data import Data
-from nnreally.diffview import render_terminal, rows
+from nnreally.diffview import render_html, render_terminal, rows
 from nnreally.lesson import Session
 from nnreally.plots import (
     first_conv_filters,
@@ -99,6 +96,26 @@ def test_diff_command_is_plain_when_not_a_terminal(capsys):
     assert "{+, optim+}" in out
 
 
+def test_html_diff_keeps_each_lines_indentation_apart_from_its_code():
+    table = render_html(OLD, NEW, titles=("a <old>", "b"))
+    assert "<th>a &lt;old&gt;</th>" in table
+    # The indentation apart, so that the page can wrap the code beside it, never inside a word.
+    assert (
+        '<td><span class="ind">    </span><span class="src">return x.view(-1, 1, 28, 28)'
+        "<ins>, y</ins></span></td>"
+    ) in table
+    # Runs of changed and of unchanged rows apart, so that a phone can stack old above new.
+    groups = re.findall(r'<tbody class="(\w+)">\n(.*?)\n</tbody>', table, re.DOTALL)
+    assert [(kind, re.findall(r'<tr class="(\w+)">', rows)) for kind, rows in groups] == [
+        ("changed", ["change", "change"]),
+        ("same", ["same"]),
+        ("changed", ["del"]),
+    ]
+    assert (
+        '<tr class="del"><td><span class="ind"></span><span class="src">gone</span></td>' in table
+    )
+
+
 # --- pictures ----------------------------------------------------------------------------------
 
 
@@ -134,161 +151,85 @@ def test_samples_command(tmp_path: Path, data_dir: Path):
     assert png_shape(out) == (400, 800, 4)
 
 
-# --- the book ----------------------------------------------------------------------------------
+def _words_of(figure) -> str:
+    return " ".join(t.get_text() for t in figure.findobj(Text) if t.get_text())
 
 
-class Links(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.refs: list[tuple[str, str]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if name in ("href", "src") and value:
-                self.refs.append((tag, value))
+def _missing_glyphs(draw) -> list[str]:
+    """What matplotlib warned about glyphs its fonts lack while ``draw()`` ran."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        draw()
+    return [str(w.message) for w in caught if "missing from font" in str(w.message)]
 
 
-def text_of(fragment: str) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", "", fragment))
+def test_a_cjk_font_is_chosen_by_family_name():
+    assert plots.choose_cjk(["DejaVu Sans", "Noto Sans CJK JP", "Noto Sans CJK SC"]) == (
+        "Noto Sans CJK SC"
+    )
+    assert plots.choose_cjk(["DejaVu Sans", "Noto Serif CJK TC", "Noto Serif CJK SC"]) == (
+        "Noto Serif CJK SC"
+    )
+    assert plots.choose_cjk(["Some CJK KR"]) == "Some CJK KR"
+    assert plots.choose_cjk(["DejaVu Sans", "STIXGeneral"]) is None
 
 
-def cells_of(page: str) -> list[tuple[str, str]]:
-    """Each code cell of a stage page: its code as text, and its output's HTML ("" if none)."""
-    found = []
-    for chunk in page.split('<div class="cell">')[1:]:
-        code, _, rest = chunk.partition('<div class="output">')
-        if not rest:  # no output: the cell ends where the next part of the page starts
-            code = chunk.split("</pre></div>")[0]
-        found.append((text_of(code), rest.split("</div>")[0]))
-    return found
+def test_chinese_labels_fall_back_to_english_without_a_cjk_font(
+    tmp_path: Path, monkeypatch, small_runs
+):
+    monkeypatch.setattr(plots, "cjk_font", lambda: None)
+    assert plots.drawn_language("zh") == "en"
+    figure = plots.losses_figure([("01", small_runs["01"])], lang="zh")
+    words = _words_of(figure)
+    assert "epoch" in words
+    assert not re.search(r"[\u4e00-\u9fff]", words)  # no Chinese to draw as boxes
+    runs = [("01", small_runs["01"])]
+    assert not _missing_glyphs(lambda: plot_comparison(runs, tmp_path / "c.png", lang="zh"))
 
 
-def output_of(page: str, code: str) -> str:
-    """The output shown right after the code cell that contains ``code``."""
-    matches = [output for text, output in cells_of(page) if code in text]
-    assert len(matches) == 1, f"{len(matches)} cells contain {code!r}"
-    return matches[0]
+@pytest.mark.filterwarnings("ignore:Glyph")  # the stand-in font has no Chinese glyphs
+def test_chinese_labels_use_the_cjk_font_when_there_is_one(monkeypatch, small_runs):
+    family = "DejaVu Sans"  # stands in for a CJK font: this test checks the wiring only
+    monkeypatch.setattr(plots, "cjk_font", lambda: family)
+    assert plots.drawn_language("zh") == "zh"
+    figure = plots.losses_figure([("01", small_runs["01"])], lang="zh")
+    assert figure.axes[0].get_xlabel() == plots.LABELS["zh"]["epoch"]
+    titled = [t for t in figure.findobj(Text) if re.search(r"[\u4e00-\u9fff]", t.get_text())]
+    assert titled
+    assert all(t.get_fontfamily()[0] == family for t in titled)
 
 
-@pytest.fixture(scope="module")
-def book(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    out = tmp_path_factory.mktemp("book")
-    args = ["book", "--out", str(out), "--data", "digits", "--data-dir", str(data_dir)]
-    assert cli.main([*args, "--limit", str(SMALL), "--epochs", "1"]) == 0
-    return out
+@pytest.mark.skipif(plots.cjk_font() is None, reason="no CJK font (apt-get install fonts-noto-cjk)")
+def test_an_installed_cjk_font_draws_every_chinese_label(tmp_path: Path, small_runs):
+    runs = [("01", small_runs["01"])]
+
+    def draw() -> None:
+        plot_losses(runs, tmp_path / "l.png", lang="zh")
+        plot_comparison(runs, tmp_path / "c.png", lang="zh")
+
+    assert not _missing_glyphs(draw)
+    assert png_shape(tmp_path / "l.png") == (450, 800, 4)
 
 
-def test_book_has_a_page_per_stage(book: Path):
-    pages = sorted(p.name for p in book.glob("*.html"))
-    assert "index.html" in pages
-    assert len(pages) == len(all_stages()) + 1
-    index = (book / "index.html").read_text()
-    for stage in all_stages():
-        assert f'href="{stage.number}_{stage.name}.html"' in index
-    page = (book / "05_optim.html").read_text()
-    assert "What changed since stage 04" in page
-    assert '<span class="n">opt</span><span class="o">.</span><span class="n">step</span>' in page
-    assert "<ins>, optim</ins>" in page
-    assert 'href="04_linear.html"' in page
-    assert 'href="06_dataset.html"' in page
-
-
-def test_stage_01_shows_what_each_cell_printed_and_drew(book: Path):
-    page = (book / "01_raw_tensors.html").read_text()
-    preds = text_of(output_of(page, "show(preds[0], preds.shape)"))
-    assert preds.startswith("tensor([")
-    assert "grad_fn=<SelectBackward0>" in preds
-    assert "torch.Size([64, 10])" in preds
-    drawn = output_of(page, "show_image(x_train[0]")
-    image = re.search(r'<img src="(img/[^"]+\.png)"', drawn)
-    assert image, "the sample image is not under the cell that drew it"
-    assert png_shape(book / image[1])[:2] == (260, 240)
-    assert "--plot" not in text_of(drawn)  # the book shows the image, not the note about it
-    assert "data: digits: 500 train" in text_of(drawn)
-    assert text_of(output_of(page, "for epoch in range(epochs)")).startswith("epoch 1: train loss")
-    assert not output_of(page, "import math")  # a cell that printed nothing has no output
-
-
-def test_stage_08_shows_its_epochs_after_the_cell_that_calls_fit(book: Path):
-    page = (book / "08_validation.html").read_text()
-    epochs = text_of(output_of(page, "\nfit(epochs, model, loss_func, opt, train_dl, valid_dl)"))
-    assert re.fullmatch(r"epoch 1: train loss [\d.]+, valid loss [\d.]+, .*", epochs)
-    assert not output_of(page, "def fit(")  # where fit is defined, nothing ran yet
-
-
-@pytest.mark.parametrize("number", ["13", "14"])
-def test_stages_beyond_the_tutorial_diff_against_stage_12(book: Path, number: str):
-    stage = find(number)
-    page = (book / f"{stage.number}_{stage.name}.html").read_text()
-    assert "What changed since stage 12" in page
-    assert "<thead><tr><th>12 gpu</th><th>" in page
-    assert 'builds on <a href="12_gpu.html">stage 12</a>' in page
-    if number == "14":
-        assert "not the stage before it" in page
-
-
-def test_book_shows_epochs_from_one_and_no_untrained_epoch(book: Path):
-    pages = "".join(p.read_text() for p in book.glob("*.html")).lower()
-    assert "epoch 0" not in pages
-    assert "untrained" not in pages
-    table = (book / "09_cnn.html").read_text().split('<table class="results">')[1]
-    assert re.findall(r'<tr><td class="num">(\d+)</td>', table) == ["1"]
-    assert (book / "img" / "09_model.png").is_file()  # the first layer's filters
-
-
-def test_book_links_resolve_and_nothing_is_remote(book: Path):
-    for page in book.glob("*.html"):
-        parser = Links()
-        parser.feed(page.read_text())
-        assert parser.refs, page
-        for tag, ref in parser.refs:
-            assert not re.match(r"^(https?:)?//|data:", ref), f"{page.name} loads {ref}"
-            assert (book / ref).is_file(), f"{page.name}: {tag} {ref} does not resolve"
-    assert "<script" not in "".join(p.read_text() for p in book.glob("*.html"))
-    assert "url(" not in (book / "style.css").read_text()  # no web fonts or remote images
-
-
-@pytest.mark.parametrize(
-    ("option", "says"),
-    [("--cuda-graph", "stage 13's alone"), ("--epochs=0", "give 1 or more")],
-)
-def test_book_refuses_options_it_cannot_apply(tmp_path: Path, capsys, option: str, says: str):
-    assert cli.main(["book", "--out", str(tmp_path / "book"), option]) == 2
-    assert says in capsys.readouterr().err
-    assert not (tmp_path / "book").exists()
-
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
-@pytest.mark.parametrize(
-    ("page", "width"),
-    [("index.html", 1280), ("01_raw_tensors.html", 1280), ("05_optim.html", 390)],
-)
-def test_book_renders_in_headless_chromium(book: Path, tmp_path: Path, page: str, width: int):
-    shot = tmp_path / "shot.png"
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        f"--window-size={width},1200",
-        f"--screenshot={shot}",
-        (book / page).as_uri(),
+def test_fourteen_curves_are_told_apart(small_runs):
+    runs = [(f"{n:02d}", small_runs["01"]) for n in range(1, 15)]
+    lines = [
+        line
+        for line in plots.losses_figure(runs, batches=False).axes[0].get_lines()
+        if line.get_label().endswith("valid")
     ]
-    subprocess.run(command, capture_output=True, timeout=120, check=False)
-    pixels = matplotlib.image.imread(shot)
-    assert pixels.shape[:2] == (1200, width)
-    grey = pixels[..., :3].mean(axis=2)
-    assert grey.std() > 0.05, "the screenshot is blank"
-    assert (grey < 0.5).mean() > 0.01  # some dark text was drawn
-    assert np.isclose(grey[0, 0], 1.0)  # on a white page
+    assert len(lines) == 14
+    looks = {(line.get_color(), line.get_linestyle(), line.get_marker()) for line in lines}
+    assert len(looks) == 14
+    assert len({(line.get_color(), line.get_linestyle()) for line in lines}) == 14
+
+
+def test_pictures_for_a_page_that_captions_them_have_no_words(monkeypatch, digits, small_runs):
+    drawn = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path, lang="en": drawn.append(fig) or path)
+    plot_samples(digits, Path("s.png"), lang=None)
+    plot_weights(logistic_weights(small_runs["01"].namespace["model"]), Path("w.png"), lang=None)
+    plot_filters(first_conv_filters(small_runs["11"].namespace["model"]), Path("f.png"), lang=None)
+    assert len(drawn) == 3
+    for figure in drawn:
+        assert re.fullmatch(r"[\d ]+", _words_of(figure))  # digits only: labels and indices

@@ -10,6 +10,7 @@ import html
 import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from itertools import groupby
 
 Span = tuple[str, bool]  # a piece of a line, and whether it changed
 
@@ -133,16 +134,51 @@ def _html_spans(spans: list[Span], kind: str, tag: str) -> str:
     return "".join(parts)
 
 
+def _split_at(spans: list[Span], at: int) -> tuple[list[Span], list[Span]]:
+    """The spans of a line cut in two at character ``at``."""
+    head: list[Span] = []
+    tail: list[Span] = []
+    for text, changed in spans:
+        cut = max(0, min(at, len(text)))
+        if text[:cut]:
+            head.append((text[:cut], changed))
+        if text[cut:]:
+            tail.append((text[cut:], changed))
+        at -= cut
+    return head, tail
+
+
+def _html_line(spans: list[Span], kind: str, tag: str) -> str:
+    """One side of a row: its indentation and its code apart, so that the page can wrap a long
+    line at its spaces and start the continuation under the code, not at the margin."""
+    text = "".join(t for t, _ in spans)
+    indent, code = _split_at(spans, len(text) - len(text.lstrip(" ")))
+    return (
+        f'<span class="ind">{_html_spans(indent, kind, tag)}</span>'
+        f'<span class="src">{_html_spans(code, kind, tag)}</span>'
+    )
+
+
 def render_html(a: list[str], b: list[str], titles: tuple[str, str]) -> str:
-    """A two-column HTML table; changed rows and the changed parts of lines are marked."""
+    """A two-column HTML table; changed rows and the changed parts of lines are marked.
+
+    Each cell holds a line's indentation (``span.ind``) and its code (``span.src``), so that the
+    book's style sheet can wrap the code at its spaces beside the indentation on a wide screen.
+    Each run of unchanged rows, and each run of changed ones, is a ``tbody`` of its own: on a
+    narrow screen a run of changes shows its old lines above its new ones.
+    """
     head = f"<tr><th>{html.escape(titles[0])}</th><th>{html.escape(titles[1])}</th></tr>"
     body = []
-    for row in rows(a, b):
-        left = _html_spans(row.left, row.kind, "del")
-        right = _html_spans(row.right, row.kind, "ins")
-        body.append(f'<tr class="{row.kind}"><td>{left}</td><td>{right}</td></tr>')
+    aligned = rows([line.expandtabs() for line in a], [line.expandtabs() for line in b])
+    for same, group in groupby(aligned, key=lambda row: row.kind == "same"):
+        cells = []
+        for row in group:
+            left = _html_line(row.left, row.kind, "del") if row.left else ""
+            right = _html_line(row.right, row.kind, "ins") if row.right else ""
+            cells.append(f'<tr class="{row.kind}"><td>{left}</td><td>{right}</td></tr>')
+        body.append(f'<tbody class="{"same" if same else "changed"}">\n' + "\n".join(cells))
     return (
-        f'<table class="diff">\n<thead>{head}</thead>\n<tbody>\n'
-        + "\n".join(body)
-        + "\n</tbody></table>"
+        f'<table class="diff">\n<thead>{head}</thead>\n'
+        + "\n</tbody>\n".join(body)
+        + ("\n</tbody></table>")
     )

@@ -4,15 +4,26 @@ Each function takes what it draws and a path, writes one figure of a fixed pixel
 returns the path: sample digits, loss curves, a stage comparison, the ten weight images of a
 logistic model and the first-layer filters of a CNN. Figures are built with matplotlib's
 object API, not pyplot: no global state, no backend switched under a notebook's feet.
+
+Labels come in English or Chinese (``lang``). Chinese needs a CJK font (Debian's
+``fonts-noto-cjk``); where none is installed the labels stay English, so a figure never shows
+boxes for missing glyphs. ``lang=None`` draws no words at all beyond digits, for a page that
+captions the picture itself.
 """
+
+# ruff: noqa: RUF001  -- the Chinese labels use full-width punctuation, as Chinese text does
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import cache
 from pathlib import Path
 
 import torch
+from matplotlib import font_manager
 from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.ticker import LogFormatter, MaxNLocator
 from torch import nn
 
 from nnreally.data.digits import SIDE
@@ -22,16 +33,123 @@ from nnreally.lesson import Session
 DPI = 100
 WIDE = (8.0, 4.5)  # inches: 800 x 450 pixels at DPI
 GRID = (8.0, 4.0)  # 800 x 400
+SAMPLE_ROWS, SAMPLE_COLS = 4, 10  # the grid of sample images
+# 14 stages need 14 curves told apart: ten colours, then the same colours again with another
+# line style and marker, so no two curves share both.
+COLOURS = tuple(f"C{i}" for i in range(10))  # matplotlib's default cycle ("tab10")
+STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
+LEGEND_INSIDE = 4  # curves whose legend fits inside the axes; more go beside them
+
+# Family names of fonts that draw Simplified Chinese, best first: a "CJK" family (Noto, as
+# Debian's fonts-noto-cjk installs it) for the Simplified Chinese region, then any CJK family.
+CJK_FAMILIES = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Serif CJK SC")
+CJK_MARK = "CJK"
+FALLBACK_FONT = "DejaVu Sans"  # ships with matplotlib: draws whatever the CJK font lacks
+
+LABELS = {
+    "en": {
+        "epoch": "epoch",
+        "loss": "cross-entropy loss (log scale)",
+        "valid": "{label} valid",
+        "title": "validation loss after each epoch",
+        "title_batches": "training loss per batch (faint) and validation loss after each epoch",
+        "stage": "stage",
+        "final": "validation loss after training",
+        "comparison": "every stage, same data and seed: validation loss (accuracy above each bar)",
+        "samples": "{name}: first {count} training images and their labels",
+        "class": "class {digit}",
+        "weights": "learned weights per class (red: evidence for, blue: against)",
+        "filters": "first-layer filters ({size} kernels)",
+    },
+    "zh": {
+        "epoch": "轮次",
+        "loss": "交叉熵损失（对数刻度）",
+        "valid": "{label} 验证",
+        "title": "每轮训练后的验证损失",
+        "title_batches": "每个小批量的训练损失（浅色）与每轮训练后的验证损失",
+        "stage": "阶段",
+        "final": "训练后的验证损失",
+        "comparison": "各阶段使用相同的数据和随机种子：验证损失（柱顶为准确率）",
+        "samples": "{name}：前 {count} 张训练图像及其标签",
+        "class": "类别 {digit}",
+        "weights": "每个类别学到的权重（红色：支持该类别，蓝色：反对）",
+        "filters": "第一层的卷积核（{size}）",
+    },
+}
 
 
-def _save(fig: Figure, path: Path) -> Path:
+class PlainLogFormatter(LogFormatter):
+    """Log-axis labels as plain numbers (0.4, 2.305), not as 4e-01 or 2.305 x 10^0."""
+
+    def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+        return f"{x:.4g}"
+
+
+def choose_cjk(families: Iterable[str]) -> str | None:
+    """The family among ``families`` that best draws Simplified Chinese, or None."""
+    found = set(families)
+    for family in CJK_FAMILIES:
+        if family in found:
+            return family
+    cjk = sorted(f for f in found if CJK_MARK in f)
+    return next((f for f in cjk if f.endswith(" SC")), cjk[0] if cjk else None)
+
+
+@cache
+def cjk_font() -> str | None:
+    """The installed CJK font family matplotlib can use, or None.
+
+    matplotlib lists the fonts it found when it built its cache; a font installed after that
+    is missing from the list, so the font files themselves are looked for once as well.
+    """
+    manager = font_manager.fontManager
+    family = choose_cjk(f.name for f in manager.ttflist)
+    if family is None:
+        for path in font_manager.findSystemFonts():
+            if CJK_MARK.lower() in Path(path).name.lower():
+                manager.addfont(path)
+        family = choose_cjk(f.name for f in manager.ttflist)
+    return family
+
+
+def drawn_language(lang: str | None) -> str | None:
+    """The language a figure asked for in ``lang`` is labelled in: Chinese only with a font."""
+    if lang is None or lang == "en" or cjk_font() is None:
+        return None if lang is None else "en"
+    if lang not in LABELS:
+        raise ValueError(f"no labels in {lang!r} (there are {', '.join(LABELS)})")
+    return lang
+
+
+def _words(lang: str | None) -> dict[str, str]:
+    return LABELS[drawn_language(lang) or "en"]
+
+
+def _save(fig: Figure, path: Path, lang: str | None = "en") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _use_font(fig, lang)
     fig.savefig(path, dpi=DPI)
     return path
 
 
-def plot_samples(data: Data, path: Path, rows: int = 4, cols: int = 10) -> Path:
+def _use_font(fig: Figure, lang: str | None) -> None:
+    """Draw the figure's words with the CJK font when they are Chinese (digits and Latin
+    letters fall back to the default font, glyph by glyph)."""
+    if drawn_language(lang) != "zh":
+        return
+    families = [cjk_font(), FALLBACK_FONT]
+    for text in fig.findobj(Text):
+        text.set_fontfamily(families)
+
+
+def plot_samples(
+    data: Data,
+    path: Path,
+    rows: int = SAMPLE_ROWS,
+    cols: int = SAMPLE_COLS,
+    lang: str | None = "en",
+) -> Path:
     """The first training images with their labels, as the tutorial's ``imshow``, in a grid."""
     fig = Figure(figsize=GRID)
     axes = fig.subplots(rows, cols)
@@ -39,40 +157,63 @@ def plot_samples(data: Data, path: Path, rows: int = 4, cols: int = 10) -> Path:
         ax.imshow(data.x_train[i].view(SIDE, SIDE).numpy(), cmap="gray", vmin=0, vmax=1)
         ax.set_title(str(int(data.y_train[i])), fontsize=9, pad=2)
         ax.axis("off")
-    fig.suptitle(f"{data.name}: first {rows * cols} training images and their labels", fontsize=10)
-    return _save(fig, path)
+    if lang is not None:
+        title = _words(lang)["samples"].format(name=data.name, count=rows * cols)
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, path, lang)
 
 
-def plot_losses(runs: list[tuple[str, Session]], path: Path, batches: bool = True) -> Path:
+def curve_style(index: int) -> dict[str, str]:
+    """Colour, line style and marker of the ``index``-th curve: unique up to 40 curves."""
+    line, marker = STYLES[index // len(COLOURS) % len(STYLES)]
+    return {"color": COLOURS[index % len(COLOURS)], "linestyle": line, "marker": marker}
+
+
+def plot_losses(
+    runs: list[tuple[str, Session]], path: Path, batches: bool = True, lang: str = "en"
+) -> Path:
     """Validation loss per epoch (dots) for each run, and training loss per batch (faint)."""
-    return _save(losses_figure(runs, batches), path)
+    return _save(losses_figure(runs, batches, lang), path, lang)
 
 
-def losses_figure(runs: list[tuple[str, Session]], batches: bool = True) -> Figure:
+def losses_figure(
+    runs: list[tuple[str, Session]], batches: bool = True, lang: str = "en"
+) -> Figure:
     """The loss curves as a figure (a notebook shows it as the cell's output)."""
+    words = _words(lang)
     fig = Figure(figsize=WIDE, dpi=DPI)
     ax = fig.subplots()
-    for label, run in runs:
+    for index, (label, run) in enumerate(runs):
+        style = curve_style(index)
         epochs = [e.epoch for e in run.history]
         valid = [e.valid_loss for e in run.history]
-        (line,) = ax.plot(epochs, valid, "o-", label=f"{label} valid")
+        ax.plot(epochs, valid, label=words["valid"].format(label=label), **style)
         if batches:
             per_epoch = max(1, len(run.batch_losses) // max(1, run.epochs))
             steps = [i / per_epoch for i in range(1, len(run.batch_losses) + 1)]
-            ax.plot(steps, run.batch_losses, alpha=0.25, linewidth=0.8, color=line.get_color())
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("cross-entropy loss (log scale)")
+            faint = {"color": style["color"], "linestyle": style["linestyle"]}
+            ax.plot(steps, run.batch_losses, alpha=0.4, linewidth=0.8, **faint)
+    ax.set_xlabel(words["epoch"])
+    ax.set_xlim(left=0)  # training starts at epoch 0: one epoch's curve spans 0 to 1
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole; batches between
+    ax.set_ylabel(words["loss"])
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(PlainLogFormatter(labelOnlyBase=False))
+    ax.yaxis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", ncol=2)
-    what = "training loss per batch (faint) and " if batches else ""
-    ax.set_title(f"{what}validation loss after each epoch")
+    if len(runs) > LEGEND_INSIDE:  # beside the axes, where it hides no curve
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    else:
+        ax.legend(fontsize="small")
+    ax.set_title(words["title_batches" if batches else "title"])
+    _use_font(fig, lang)  # before tight_layout, which measures the words in their font
     fig.tight_layout()
     return fig
 
 
-def plot_comparison(runs: list[tuple[str, Session]], path: Path) -> Path:
+def plot_comparison(runs: list[tuple[str, Session]], path: Path, lang: str = "en") -> Path:
     """Every stage's final validation loss side by side, accuracy written on each bar."""
+    words = _words(lang)
     fig = Figure(figsize=WIDE)
     ax = fig.subplots()
     labels = [label for label, _ in runs]
@@ -86,12 +227,13 @@ def plot_comparison(runs: list[tuple[str, Session]], path: Path) -> Path:
             va="bottom",
             fontsize=8,
         )
-    ax.set_xlabel("stage")
-    ax.set_ylabel("validation loss after training")
-    ax.set_title("every stage, same data and seed: validation loss (accuracy above each bar)")
+    ax.set_xlabel(words["stage"])
+    ax.set_ylabel(words["final"])
+    ax.set_title(words["comparison"])
     ax.grid(axis="y", alpha=0.3)
+    _use_font(fig, lang)  # before tight_layout, which measures the words in their font
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, lang)
 
 
 def logistic_weights(model: Callable) -> torch.Tensor | None:
@@ -127,20 +269,22 @@ def first_conv_filters(model: Callable) -> torch.Tensor | None:
     return None
 
 
-def plot_weights(weights: torch.Tensor, path: Path) -> Path:
+def plot_weights(weights: torch.Tensor, path: Path, lang: str | None = "en") -> Path:
     """Ten weight images: red pixels raise a class's score, blue ones lower it."""
     fig = Figure(figsize=GRID)
     axes = fig.subplots(2, 5)
     limit = float(weights.abs().max())
+    words = _words(lang)
     for digit, ax in enumerate(axes.flat):
         ax.imshow(weights[digit].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_title(f"class {digit}", fontsize=9)
+        ax.set_title(str(digit) if lang is None else words["class"].format(digit=digit), fontsize=9)
         ax.axis("off")
-    fig.suptitle("learned weights per class (red: evidence for, blue: against)", fontsize=10)
-    return _save(fig, path)
+    if lang is not None:
+        fig.suptitle(words["weights"], fontsize=10)
+    return _save(fig, path, lang)
 
 
-def plot_filters(filters: torch.Tensor, path: Path) -> Path:
+def plot_filters(filters: torch.Tensor, path: Path, lang: str | None = "en") -> Path:
     """The first convolution's kernels, one small image each."""
     n = filters.shape[0]
     cols = 8
@@ -153,18 +297,18 @@ def plot_filters(filters: torch.Tensor, path: Path) -> Path:
         if i < n:
             ax.imshow(filters[i, 0].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
             ax.set_title(f"{i}", fontsize=8)
-    fig.suptitle(
-        f"first-layer filters ({filters.shape[-2]}x{filters.shape[-1]} kernels)", fontsize=10
-    )
-    return _save(fig, path)
+    if lang is not None:
+        size = "x".join(map(str, filters.shape[-2:]))
+        fig.suptitle(_words(lang)["filters"].format(size=size), fontsize=10)
+    return _save(fig, path, lang)
 
 
-def plot_model(model: Callable, path: Path) -> Path | None:
+def plot_model(model: Callable, path: Path, lang: str | None = "en") -> Path | None:
     """The picture that explains a trained model: weight images or filters (None if neither)."""
     weights = logistic_weights(model)
     if weights is not None:
-        return plot_weights(weights, path)
+        return plot_weights(weights, path, lang)
     filters = first_conv_filters(model)
     if filters is not None:
-        return plot_filters(filters, path)
+        return plot_filters(filters, path, lang)
     return None
