@@ -105,6 +105,7 @@ class Session:
         self.history: list[Epoch] = []
         self.batch_losses: list[float] = []
         self.shown: list[Shown] = []
+        self.untimed: dict[str, float] = {}  # one-off work kept out of the epochs' times
         self.namespace: dict[str, object] = {}  # the stage's variables once it has run
         self.exits = ExitStack()
         self.launched = self.failed = False
@@ -238,6 +239,7 @@ class Session:
             "valid_loss": last.valid_loss if last else None,
             "valid_acc": last.valid_acc if last else None,
             "train_seconds": self.train_seconds,
+            "untimed_seconds": self.untimed,
             "history": [asdict(e) for e in self.history],
         }
 
@@ -387,6 +389,22 @@ def show_image(image: torch.Tensor, title: str = "") -> None:
 def _in_notebook() -> bool:
     shell = sys.modules.get("IPython")
     return shell is not None and shell.get_ipython() is not None
+
+
+@contextmanager
+def untimed(what: str) -> Iterator[None]:
+    """Time a block of one-off work (compiling, say) apart from the epochs' times.
+
+    ``with untimed("compiling the step"): ...`` prints ``compiling the step: 21.3 s (not
+    counted in the epochs' times)`` and starts the next epoch's clock after it.
+    """
+    session = current()
+    start = time.perf_counter()
+    yield
+    seconds = time.perf_counter() - start
+    session.untimed[what] = session.untimed.get(what, 0.0) + seconds
+    session._mark += seconds
+    session.say(f"{what}: {seconds:.1f} s (not counted in the epochs' times)")
 
 
 def score(model: Callable, losses: Sequence[float] = ()) -> None:

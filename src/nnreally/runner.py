@@ -8,7 +8,7 @@ benchmark and the tests. The stage reports to the session through its own calls
 from __future__ import annotations
 
 import runpy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import TextIO
 
@@ -35,7 +35,7 @@ def run_stage(
     same run again, for a stage that asks for several processes.
     """
     session = Session(training, output, stage, out, data, command)
-    threads = torch.get_num_threads()  # process-wide: a stage may set it for itself (13 does)
+    restore = _process_wide_settings()
     # Launched: the processes torchrun started did the run, and their rank 0 reported it.
     with session.active(), suppress(Launched):
         try:
@@ -44,5 +44,18 @@ def run_stage(
             note_failure()  # a rank of a distributed run: say when, so the launcher names it
             raise
         finally:
-            torch.set_num_threads(threads)  # the next stage starts as this one did
+            restore()  # the next stage starts as this one did
     return session
+
+
+def _process_wide_settings() -> Callable[[], None]:
+    """Put back what a stage may set for itself but would outlive it (13 sets cuDNN's)."""
+    threads = torch.get_num_threads()
+    cudnn = torch.backends.cudnn
+    deterministic, benchmark = cudnn.deterministic, cudnn.benchmark
+
+    def restore() -> None:
+        torch.set_num_threads(threads)
+        cudnn.deterministic, cudnn.benchmark = deterministic, benchmark
+
+    return restore
