@@ -1,8 +1,8 @@
 """Fast: the data lives on the device, batches are index slices, and nothing waits per step.
 
 Beyond the tutorial. Builds on stage 12: same model, learning rate, momentum, batch size and
-epochs; only the way data reaches the model changes. Stage 12 pays four costs per step that
-have nothing to do with learning:
+epochs; what changes is how the data reaches the model and how each step runs. Stage 12 pays
+four costs per step that have nothing to do with learning:
 
 * the ``DataLoader`` collates each batch from 64 separate samples in Python;
 * every batch is copied from the host to the device;
@@ -14,16 +14,32 @@ Here the whole data set is reshaped and moved to the device once. Each epoch shu
 Batch losses stay on the device and are read once per epoch, so the host can queue work ahead
 of the device. Validation runs in batches of 2,000 under ``torch.inference_mode()``.
 
-``--cuda-graph`` (CUDA only) goes further: the whole training step (forward, backward and the
-optimizer's update) is captured once as a CUDA graph over static input buffers, and each step
-replays it with a single launch instead of dozens of kernel launches from Python. A graph has
-fixed shapes, so that mode trains on whole batches only: the last 16 of the 50,000 images
-(``n // bs * bs``) are left out of every epoch.
+What each change buys, measured with ``python -m nnreally.bench`` (the README's performance
+section has its tables):
 
-Measured with ``python -m nnreally.bench`` (see the README's performance section): on a 2-core
-CPU this stage costs about the same per epoch as stage 12, because the convolutions dominate;
-on a GPU, where those costs dominate instead, it is faster than stage 12 (1.6x on one H200),
-and with ``--cuda-graph`` many times faster (17x there).
+* On a CPU (2 cores, torch 2.13) a step is arithmetic: ``torch.profiler`` puts two thirds of
+  it in the convolutions, and the four costs above are 28% of stage 12's epoch. Weights stored
+  ``channels_last``, oneDNN's own layout, make a step 0.90x as long; with the new data path an
+  epoch takes 0.79x stage 12's. Left out: one thread (1.27x as long on an idle machine, though
+  far faster while another program holds a core), a fused or ``foreach`` SGD step and larger
+  validation batches (no gain), ``torch.compile`` (slower per step on this CPU).
+* On a GPU (one H200, torch 2.11) stage 12 spends 95% of its epoch outside the GPU's kernels:
+  0.09 s of kernels in 1.98 s. This stage still launches every kernel from Python, so the
+  host stays the limit: 1.3x as fast as stage 12. ``--cuda-graph`` captures the whole step
+  (forward, backward and the optimizer's update) once as a CUDA graph and replays it with a
+  single launch: 17x as fast as stage 12 (0.113 s per epoch). ``torch.compile`` first fuses
+  the model and the loss into fewer kernels, so a step in the graph takes 95 us instead of
+  129. Without a graph, compiling costs the host a little (1,481 us a step against 1,251), but
+  both modes then run the same kernels and end at the same numbers.
+* cuDNN's default convolution algorithms add up in a varying order: over 1,564 steps two runs
+  with the same seed ended apart (validation loss 0.2657 and 0.3062). With its deterministic
+  algorithms this stage ends at 0.2614 with and without ``--cuda-graph``, every run. They cost
+  time: a graph-mode epoch took 0.113 s instead of 0.085 s (23x as fast as stage 12).
+
+Compiling (11 s the first time, 1 s once PyTorch's cache holds it) and capturing happen
+before the first epoch and are reported apart. Where PyTorch cannot compile, the stage says so
+in one line and runs uncompiled. A compiled or captured step has fixed shapes, so the last,
+smaller batch of each epoch (16 of the 50,000 images) takes the plain step.
 """
 
 # %%
@@ -32,10 +48,10 @@ import torch.nn.functional as F
 from torch import nn, optim
 
 from nnreally.layers import Lambda
-from nnreally.lesson import UsageError, get_device, load_data, report, settings
+from nnreally.lesson import UsageError, get_device, load_data, report, settings, show, untimed
 
 VALID_BS = 2000  # validation batch: large, since no gradients are kept
-WARMUP_STEPS = 3  # eager steps before capturing a CUDA graph, as PyTorch's docs advise
+WARMUP_STEPS = 3  # trial steps: the first compiles; a CUDA graph is captured after them
 
 # %%
 bs, lr, epochs, cuda_graph = settings(bs=64, lr=0.1, epochs=2, cuda_graph=False)
@@ -67,6 +83,18 @@ model.to(dev)
 opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
 
 # %% [markdown]
+# What each device needs. On a CPU the weights are stored channels-last, the layout oneDNN
+# (PyTorch's CPU convolution library) computes in, so that no step has to reorder a tensor
+# into it; on a GPU the default layout is the faster one. On a GPU, cuDNN is asked for its
+# deterministic algorithms, so that a seed gives the same numbers every run.
+
+# %%
+if dev.type == "cpu":
+    model.to(memory_format=torch.channels_last)
+if dev.type == "cuda":
+    torch.backends.cudnn.deterministic = True
+
+# %% [markdown]
 # Validation: large batches, no autograd, and one read of the totals at the end.
 
 
@@ -85,13 +113,21 @@ def evaluate(model, loss_func, x_valid, y_valid):
 
 
 # %% [markdown]
-# One training step, as a function so that it can be called directly or captured in a graph.
+# One training step, as a function, so that it can be called directly, compiled, or captured
+# in a CUDA graph. ``torch.compile`` turns the model and the loss into fewer, fused kernels,
+# forward and backward.
 
 
 # %%
-def make_step(model, loss_func, opt):
+def make_step(model, loss_func, opt, compiled=False):
+    def batch_loss(xb, yb):
+        return loss_func(model(xb), yb)
+
+    if compiled:
+        batch_loss = torch.compile(batch_loss)
+
     def step(xb, yb):
-        loss = loss_func(model(xb), yb)
+        loss = batch_loss(xb, yb)
         loss.backward()
         opt.step()
         opt.zero_grad()
@@ -100,29 +136,51 @@ def make_step(model, loss_func, opt):
     return step
 
 
-def capture(step, model, opt, xb, yb):
-    """Record ``step`` on static copies of one batch; return a replay function.
+def rehearse(step, model, opt, xb, yb):
+    """Run ``step`` a few times on one batch, then put the weights and the momentum back.
 
-    The warm-up steps change the parameters, so they are saved first and restored after
-    capture (copied in place: the graph holds their addresses), and the momentum buffers are
-    zeroed, which is what SGD's first real step assumes.
+    A compiled step compiles on its first call, and a CUDA graph is captured after a few steps
+    on a side stream, as PyTorch's docs advise. The weights are copied back in place (a graph
+    holds their addresses) and the momentum zeroed, as SGD's first step assumes: the training
+    is then the same as if these trial steps had never run.
     """
     saved = [p.detach().clone() for p in model.parameters()]
+    side = torch.cuda.Stream() if xb.is_cuda else None
+    if side is not None:
+        side.wait_stream(torch.cuda.current_stream())
+    try:
+        with torch.cuda.stream(side):
+            for _ in range(WARMUP_STEPS):
+                step(xb, yb)
+    finally:
+        if side is not None:
+            torch.cuda.current_stream().wait_stream(side)
+        with torch.no_grad():
+            for p, value in zip(model.parameters(), saved, strict=True):
+                p.copy_(value)
+            for state in opt.state.values():
+                state["momentum_buffer"].zero_()
+
+
+def compile_step(model, loss_func, opt, xb, yb):
+    """The compiled step, compiled now; the plain step where PyTorch has no compiler."""
+    step = make_step(model, loss_func, opt, compiled=True)
+    try:
+        rehearse(step, model, opt, xb, yb)
+    except Exception as error:  # no compiler for this system, this Python or this GPU
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:120]
+        show(f"torch.compile is not available here ({reason}); the step runs uncompiled")
+        step = make_step(model, loss_func, opt)
+        rehearse(step, model, opt, xb, yb)
+    return step
+
+
+def capture(step, xb, yb):
+    """Record ``step`` on static copies of one batch as a CUDA graph; return a replay function."""
     static_x, static_y = xb.clone(), yb.clone()
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(WARMUP_STEPS):
-            step(static_x, static_y)
-    torch.cuda.current_stream().wait_stream(side)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         static_loss = step(static_x, static_y)
-    with torch.no_grad():
-        for p, value in zip(model.parameters(), saved, strict=True):
-            p.copy_(value)
-        for state in opt.state.values():
-            state["momentum_buffer"].zero_()
 
     def replay(xb, yb):
         static_x.copy_(xb)
@@ -133,17 +191,23 @@ def capture(step, model, opt, xb, yb):
     return replay
 
 
+# %% [markdown]
+# On a GPU the step is compiled (and with ``--cuda-graph`` captured) before the first epoch;
+# that one-off time is reported apart. A compiled or captured step is made for whole batches,
+# so the last, smaller batch of an epoch takes the plain step.
+
 # %%
-step = make_step(model, loss_func, opt)
-n = len(x_train)
-if cuda_graph:
-    model.train()
-    step = capture(step, model, opt, x_train[:bs], y_train[:bs])
-    n = n // bs * bs  # a graph has fixed shapes: whole batches only
+plain_step = step = make_step(model, loss_func, opt)
+if dev.type == "cuda":
+    with untimed("compiling the step" + (" and capturing it" if cuda_graph else "")):
+        step = compile_step(model, loss_func, opt, x_train[:bs], y_train[:bs])
+        if cuda_graph:
+            step = capture(step, x_train[:bs], y_train[:bs])
 
 for epoch in range(epochs):
     model.train()
     losses = []
-    for idx in torch.randperm(n, device=dev).split(bs):
-        losses.append(step(x_train[idx], y_train[idx]))
+    for idx in torch.randperm(len(x_train), device=dev).split(bs):
+        take = step if len(idx) == bs else plain_step
+        losses.append(take(x_train[idx], y_train[idx]))
     report(torch.stack(losses).tolist(), *evaluate(model, loss_func, x_valid, y_valid))

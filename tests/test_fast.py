@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import io
 import json
+import time
 
 import pytest
 import torch
 
 from nnreally import bench, cli
 from nnreally.data import Data
+from nnreally.lesson import Session, untimed
 from tests.conftest import train
 from tests.test_stages import THRESHOLDS, untrained_loss
 
@@ -24,6 +28,108 @@ def test_fast_path_matches_stage_11(trained, digits: Data):
     assert abs(fast.history[-1].valid_loss - tutorial.history[-1].valid_loss) < SAME_WITHIN
     # the same seeded model before training: only the path of the data differs
     assert untrained_loss("13", digits) == pytest.approx(untrained_loss("11", digits), rel=1e-5)
+
+
+def test_stage_13_keeps_its_weights_channels_last_on_a_cpu(trained):
+    model = trained("13").namespace["model"]
+    for conv in (m for m in model if isinstance(m, torch.nn.Conv2d)):
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+        if conv.in_channels > 1:  # with one channel the two layouts are the same memory
+            assert not conv.weight.is_contiguous()
+
+
+def stage_13_parts(digits: Data) -> dict:
+    """Stage 13's variables after building its model (no training)."""
+    return train("13", digits.head(1000), epochs=0).namespace
+
+
+def copies(ns: dict, n: int) -> list[tuple[torch.nn.Module, torch.optim.Optimizer]]:
+    """``n`` copies of stage 13's model, each with an optimizer like the stage's."""
+    models = [copy.deepcopy(ns["model"]) for _ in range(n)]
+    return [(m, type(ns["opt"])(m.parameters(), **ns["opt"].defaults)) for m in models]
+
+
+def test_rehearsal_leaves_the_training_as_if_it_had_not_run(digits: Data):
+    ns = stage_13_parts(digits)
+    (rehearsed, opt_r), (fresh, opt_f) = copies(ns, 2)
+    x, y = ns["x_train"], ns["y_train"]
+    step_r = ns["make_step"](rehearsed, ns["loss_func"], opt_r)
+    step_f = ns["make_step"](fresh, ns["loss_func"], opt_f)
+    ns["rehearse"](step_r, rehearsed, opt_r, x[:64], y[:64])
+    for batch in (slice(64, 128), slice(128, 192)):  # two steps: the momentum counts too
+        assert torch.equal(step_r(x[batch], y[batch]), step_f(x[batch], y[batch]))
+    for a, b in zip(rehearsed.parameters(), fresh.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_rehearsal_changes_the_weights_while_it_runs(digits: Data):
+    # the check above would pass if rehearse() ran no step at all; this one would not
+    ns = stage_13_parts(digits)
+    ((model, opt),) = copies(ns, 1)
+    before = [p.detach().clone() for p in model.parameters()]
+    seen = []
+
+    def step(xb, yb):
+        seen.append([p.detach().clone() for p in model.parameters()])
+        return ns["make_step"](model, ns["loss_func"], opt)(xb, yb)
+
+    ns["rehearse"](step, model, opt, ns["x_train"][:64], ns["y_train"][:64])
+    assert len(seen) == ns["WARMUP_STEPS"]
+    assert not torch.equal(seen[-1][0], before[0])  # trained during the rehearsal
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), before, strict=True))
+
+
+def test_a_missing_compiler_costs_one_line_and_the_plain_step(digits: Data, monkeypatch):
+    ns = stage_13_parts(digits)
+    ((model, opt),) = copies(ns, 1)
+    before = [p.detach().clone() for p in model.parameters()]
+
+    def no_compiler(fn):
+        def fails(*args):
+            raise RuntimeError("Dynamo is not supported on this Python\nsecond line")
+
+        return fails
+
+    monkeypatch.setattr(torch, "compile", no_compiler)
+    out = io.StringIO()
+    with Session(out=out).active():
+        step = ns["compile_step"](
+            model, ns["loss_func"], opt, ns["x_train"][:64], ns["y_train"][:64]
+        )
+    assert out.getvalue() == (
+        "torch.compile is not available here (Dynamo is not supported on this Python); "
+        "the step runs uncompiled\n"
+    )
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), before, strict=True))
+    assert torch.isfinite(step(ns["x_train"][64:128], ns["y_train"][64:128]))
+
+
+@pytest.mark.slow
+def test_the_compiled_step_trains_as_the_plain_one(digits: Data):
+    # On a CPU the stage does not compile (it measured slower), but the code path is the GPU's.
+    ns = stage_13_parts(digits)
+    (compiled, opt_c), (plain, opt_p) = copies(ns, 2)
+    x, y = ns["x_train"], ns["y_train"]
+    with Session(out=io.StringIO()).active():
+        step_c = ns["compile_step"](compiled, ns["loss_func"], opt_c, x[:64], y[:64])
+    step_p = ns["make_step"](plain, ns["loss_func"], opt_p)
+    for i in range(1, 4):
+        batch = slice(64 * i, 64 * (i + 1))
+        assert step_c(x[batch], y[batch]).item() == pytest.approx(
+            step_p(x[batch], y[batch]).item(), rel=1e-4
+        )
+
+
+def test_untimed_work_is_kept_out_of_the_epoch():
+    out = io.StringIO()
+    with Session(out=out).active() as session:
+        with untimed("compiling the step"):
+            time.sleep(0.3)
+        session.record([1.0], 0.5, 0.9)
+    assert session.untimed["compiling the step"] >= 0.3
+    assert session.history[0].seconds < 0.3
+    assert "compiling the step: 0.3 s (not counted in the epochs' times)" in out.getvalue()
+    assert session.result()["untimed_seconds"] == session.untimed
 
 
 def test_fast_path_reports_every_batch(digits: Data):
@@ -46,23 +152,46 @@ def test_cuda_graph_is_a_setting_of_stage_13_only(capsys):
     assert "--cuda-graph: stage 12 has no such setting" in capsys.readouterr().err
 
 
-def test_bench_reports_stages_and_data_paths(tmp_path, capsys):
+def test_bench_reports_stages_steps_and_data_paths(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    args = ["--stages", "05,13", "--epochs", "1", "--limit", "2000", "--json", str(out)]
+    args = ["--stages", "07,12,13", "--epochs", "1", "--limit", "2000", "--json", str(out)]
     assert bench.main(args) == 0
     text = capsys.readouterr().out
     result = json.loads(out.read_text())
     assert result["machine"]["torch"] == torch.__version__
     assert result["epochs"] == 1
-    assert [r["stage"] for r in result["stages"]] == ["05", "13"]
+    assert set(result["load_average"]) == {"start", "end"}
+    assert [r["stage"] for r in result["stages"]] == ["07", "12", "13"]
     assert [r["path"] for r in result["data_paths"]] == list(bench.DATA_PATHS)
     baseline = result["data_paths"][1]["seconds_per_epoch"]
     for row in result["data_paths"]:
         assert row["vs_dataloader"] == pytest.approx(row["seconds_per_epoch"] / baseline)
+    twelve = result["stages"][1]["seconds_per_epoch"]
     for row in result["stages"]:  # what the JSON holds is what the table shows
         assert row["samples_per_second"] == pytest.approx(2000 / row["seconds_per_epoch"])
+        assert row["vs_12"] == pytest.approx(row["seconds_per_epoch"] / twelve)
+        assert row["own_timed_as"] == "steps in place"  # a CPU: wall time, no GPU kernels
+        assert row["own_seconds_per_epoch"] > 0
+        assert row["outside_share"] == pytest.approx(
+            max(0.0, 1 - row["own_seconds_per_epoch"] / row["seconds_per_epoch"])
+        )
+        assert row["one_off_seconds"] == {}  # nothing to compile on a CPU
         assert f"{row['seconds_per_epoch']:.3f}" in text
+        assert f"{row['outside_share']:7.0%}" in text
+    variants = [r["variant"] for r in result["steps"]]
+    assert variants == [name for name, *_ in bench.step_variants(torch.device("cpu"))]
+    assert result["steps"][0]["vs_first"] == 1
+    for row in result["steps"]:
+        assert row["us_per_step"] > 0
+        assert f"{row['variant']:<44} {row['us_per_step']:>8.0f}" in text
     assert "index batches on the device (13)" in text
+
+
+def test_bench_without_stage_13_has_no_step_table(capsys):
+    assert bench.main(["--stages", "05", "--epochs", "1", "--limit", "500"]) == 0
+    text = capsys.readouterr().out
+    assert "training step (bs" not in text
+    assert "      -" in text  # no stage 12 to compare with
 
 
 def test_bench_rejects_unknown_stage(capsys):
@@ -82,3 +211,16 @@ def test_stage_beats_threshold_on_cuda(digits: Data, number: str, graph: bool):
     session = train(number, digits, device="cuda", cuda_graph=graph)
     assert session.history[-1].valid_loss < THRESHOLDS[number][0]
     assert next(session.namespace["model"].parameters()).is_cuda
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_graph_trains_as_stage_13_does(digits: Data):
+    # Same seed, same batches (the last, smaller one through the plain step in both), the same
+    # compiled kernels: only the way they are launched differs.
+    plain = train("13", digits, device="cuda")
+    graph = train("13", digits, device="cuda", cuda_graph=True)
+    assert graph.history[-1].valid_loss == pytest.approx(plain.history[-1].valid_loss, rel=0.02)
+    assert len(graph.batch_losses) == len(plain.batch_losses) == 2 * 782
+    assert list(plain.untimed) == ["compiling the step"]
+    assert list(graph.untimed) == ["compiling the step and capturing it"]

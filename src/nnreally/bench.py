@@ -1,20 +1,34 @@
 """The benchmark: ``python -m nnreally.bench``. Where does an epoch's time go?
 
-Two tables, measured in one run on one machine so their ratios mean something:
+Three tables, measured in one run on one machine so their ratios mean something:
 
 * stages: seconds per epoch (validation included, as a learner waits for it), the median of
-  several epochs after one warm-up epoch, and training samples per second;
+  several epochs after one warm-up epoch, and training samples per second; one-off work a
+  stage sets apart (compiling, capturing a CUDA graph) in its own column; and the share of the
+  epoch spent *outside* the model's own work. That work is timed after the epochs: the
+  epoch's number of training steps on one batch already in place, plus one validation pass.
+  On CUDA it is the GPU's kernel time in them (``torch.profiler``), elsewhere their wall
+  time. The rest (collating batches, copying them, waiting for ``loss.item()``, launching
+  kernels from Python, a second validation pass) is outside: it is why the tutorial's GPU
+  section is slow on a GPU;
+* training steps: stage 13's step with each of its changes, one at a time, in alternating
+  rounds (each row names what it adds), so that the stage's docstring can say what each buys;
 * data paths: one logistic-regression training epoch fed three ways: slicing tensors (stages
   01-05), the tutorial's shuffled ``DataLoader`` with a copy to the device per batch (stages
   07-12), and shuffled index batches on data already on the device (stage 13).
 
 One-off costs are reported apart: the first ``optim.SGD(...)`` in a process imports
-``torch._dynamo`` lazily, which no epoch should be charged for.
+``torch._dynamo`` lazily, which no epoch should be charged for. The machine's load average
+is reported at the start and the end: above the number of CPUs, other programs competed for
+them, and every figure is slower than an idle machine's (ratios within the run still hold).
 """
 
 from __future__ import annotations
 
+import copy
+import datetime
 import io
+import itertools
 import json
 import os
 import platform
@@ -32,7 +46,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from nnreally.data import Data, load_data
 from nnreally.errors import UsageError, guarded
-from nnreally.lesson import warm_up
+from nnreally.lesson import Session, warm_up
 from nnreally.options import (
     Output,
     Parser,
@@ -49,6 +63,9 @@ GRAPH = "13g"  # stage 13 with --cuda-graph, added on CUDA
 LOGISTIC_LR = 0.5
 BS = 64  # the tutorial's batch size
 MEASURED_EPOCHS = 3  # epochs timed per stage, after one warm-up epoch
+MIN_SECONDS = 0.25  # a timed stretch of repeated calls lasts at least this long
+STEP_ROUNDS = 5  # alternating rounds of the training-step variants; the median is kept
+PROFILED_STEPS = 50  # training steps whose GPU kernel time is measured
 
 
 def machine(device: torch.device) -> dict:
@@ -86,8 +103,96 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def load_average() -> float | None:
+    """The 1-minute load average: runnable processes, to compare with the number of CPUs."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every system
+        return None
+
+
+def seconds_per_call(fn: Callable[[], object], device: torch.device) -> float:
+    """Seconds one call of ``fn`` takes, in a stretch of calls lasting at least ``MIN_SECONDS``.
+
+    The device is synchronised only at the stretch's end, so queued work overlaps as it would
+    in a training loop.
+    """
+    calls = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        _sync(device)
+        elapsed = time.perf_counter() - start
+        if elapsed >= MIN_SECONDS:
+            return elapsed / calls
+        calls *= 2
+
+
+def kernel_seconds(fn: Callable[[], object], calls: int) -> float | None:
+    """GPU kernel seconds per call of ``fn`` (torch.profiler); None where it cannot tell."""
+    from torch.profiler import ProfilerActivity, profile
+
+    try:
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(calls):
+                fn()
+            torch.cuda.synchronize()
+        micro = sum(getattr(e, "self_device_time_total", 0) for e in prof.key_averages())
+    except Exception:  # no CUPTI here, or a profiler that cannot follow this work
+        return None
+    return micro / 1e6 / calls if micro > 0 else None
+
+
+def own_work(session: Session) -> tuple[float, str] | None:
+    """Seconds of the model's own work in one of the stage's epochs, and how it was timed.
+
+    The epoch's number of training steps (the stage's own ``step`` where it has one) on one
+    batch already in place, plus one pass over the validation set in the stage's batches.
+    None where the stage's variables do not say what its model, optimizer and loss are.
+    """
+    ns = session.namespace
+    model, opt, loss_func = ns.get("model"), ns.get("opt"), ns.get("loss_func")
+    if not (isinstance(model, nn.Module) and isinstance(opt, torch.optim.Optimizer)):
+        return None
+    if "train_dl" in ns:  # a batch as the model receives it
+        xb, yb = next(iter(ns["train_dl"]))
+    else:
+        xb, yb = ns["x_train"][:BS], ns["y_train"][:BS]
+    if "valid_dl" in ns:  # the validation batches, as the stage scores them
+        valid = list(ns["valid_dl"])
+    else:
+        size = ns.get("VALID_BS", 2 * BS)  # stage 13's batches, else score()'s
+        valid = list(zip(ns["x_valid"].split(size), ns["y_valid"].split(size), strict=True))
+    step = ns.get("step")
+    if not callable(step):
+
+        def step(xb, yb):
+            _step_with(model, opt, loss_func, xb, yb)
+
+    def validate() -> None:
+        with torch.no_grad():
+            for xv, yv in valid:
+                loss_func(model(xv), yv)
+
+    steps = len(session.batch_losses) / len(session.history)  # training batches per epoch
+    device = session.device
+    model.train()
+    step(xb, yb)  # first-call costs (allocations, kernel choice) are no part of the figure
+    if device.type == "cuda":
+        train = kernel_seconds(lambda: step(xb, yb), PROFILED_STEPS)
+        model.eval()
+        valid_seconds = kernel_seconds(validate, 1)
+        if train is not None and valid_seconds is not None:
+            return steps * train + valid_seconds, "GPU kernels"
+        model.train()
+    train = seconds_per_call(lambda: step(xb, yb), device)
+    model.eval()
+    return steps * train + seconds_per_call(validate, device), "steps in place"
+
+
 def time_stage(key: str, data: Data, training: Training, epochs: int) -> dict:
-    """Median seconds per epoch of one stage after a warm-up epoch, and samples per second."""
+    """Median seconds per epoch of one stage after a warm-up epoch, and where the time went."""
     stage = find(key.rstrip("g"))
     training = replace(training, epochs=epochs + 1, cuda_graph=key == GRAPH)
     session = run_stage(stage, training, Output(quiet=True), out=io.StringIO(), data=data)
@@ -97,8 +202,91 @@ def time_stage(key: str, data: Data, training: Training, epochs: int) -> dict:
         "title": "fast + CUDA graph" if key == GRAPH else stage.title,
         "seconds_per_epoch": seconds,
         "samples_per_second": len(data.x_train) / seconds,
+        "one_off_seconds": session.untimed,
         "valid_loss": session.history[-1].valid_loss,
+        "valid_acc": session.history[-1].valid_acc,
+        "session": session,  # for the tables that follow; not written to the JSON
     }
+
+
+def add_outside_share(row: dict) -> None:
+    """Time the stage's own work (after every other figure: a profiler slows what follows)."""
+    own = own_work(row["session"])
+    row["own_seconds_per_epoch"] = own and own[0]
+    row["own_timed_as"] = own and own[1]
+    row["outside_share"] = own and max(0.0, 1 - own[0] / row["seconds_per_epoch"])
+
+
+def step_variants(device: torch.device) -> list[tuple[str, bool, str, int | None]]:
+    """(name, channels-last, step kind, threads) of each training-step variant on ``device``.
+
+    Each row adds one of stage 13's changes, or shows one it left out, to stage 12's step.
+    """
+    if device.type == "cuda":
+        return [
+            ("eager (stage 12's step)", False, "plain", None),
+            ("channels_last weights (left out)", True, "plain", None),
+            ("compiled (stage 13)", False, "compiled", None),
+            ("eager, as a CUDA graph", False, "graph", None),
+            ("compiled, as a CUDA graph (13g)", False, "compiled graph", None),
+        ]
+    rows = [
+        ("default layout (stage 12's step)", False, "plain", None),
+        (f"channels_last weights (stage 13 on {device.type})", True, "plain", None),
+    ]
+    if device.type == "cpu" and torch.get_num_threads() > 1:
+        rows.append(("channels_last, 1 thread (left out)", True, "plain", 1))
+    return rows
+
+
+def time_steps(stage13: Session, batches: int = 8) -> list[dict]:
+    """Microseconds per training step of each variant, built with stage 13's own functions.
+
+    Each variant trains its own copy of stage 13's model (with its optimizer's settings) on
+    the same few batches, already on the device. Rounds alternate the variants, so that a
+    change in the machine's load falls on all of them alike.
+    """
+    ns, device = stage13.namespace, stage13.device
+    x, y = ns["x_train"][: BS * batches], ns["y_train"][: BS * batches]
+    batch_list = list(zip(x.split(BS), y.split(BS), strict=True))
+    threads = torch.get_num_threads()
+    runs = []
+    with Session(output=Output(quiet=True), out=io.StringIO()).active():
+        for name, channels_last, kind, count in step_variants(device):
+            model = copy.deepcopy(ns["model"])
+            layout = torch.channels_last if channels_last else torch.contiguous_format
+            model.to(memory_format=layout)
+            opt = type(ns["opt"])(model.parameters(), **ns["opt"].defaults)
+            if "compiled" in kind:
+                step = ns["compile_step"](model, ns["loss_func"], opt, *batch_list[0])
+            else:
+                step = ns["make_step"](model, ns["loss_func"], opt)
+                ns["rehearse"](step, model, opt, *batch_list[0])
+            if "graph" in kind:
+                step = ns["capture"](step, *batch_list[0])
+            model.train()
+            runs.append((name, channels_last, kind, count or threads, step, []))
+    try:
+        for _ in range(STEP_ROUNDS):
+            for _, _, _, count, step, figures in runs:
+                torch.set_num_threads(count)
+                turn = itertools.cycle(batch_list)
+                figures.append(seconds_per_call(lambda s=step, t=turn: s(*next(t)), device))
+    finally:
+        torch.set_num_threads(threads)
+    rows = [
+        {
+            "variant": name,
+            "channels_last": channels_last,
+            "step": kind,
+            "threads": count,
+            "us_per_step": 1e6 * statistics.median(figures),
+        }
+        for name, channels_last, kind, count, _, figures in runs
+    ]
+    for row in rows:
+        row["vs_first"] = row["us_per_step"] / rows[0]["us_per_step"]
+    return rows
 
 
 def _logistic(device: torch.device) -> tuple[nn.Module, torch.optim.Optimizer]:
@@ -107,7 +295,11 @@ def _logistic(device: torch.device) -> tuple[nn.Module, torch.optim.Optimizer]:
 
 
 def _step(model, opt, xb, yb) -> None:
-    F.cross_entropy(model(xb), yb).backward()
+    _step_with(model, opt, F.cross_entropy, xb, yb)
+
+
+def _step_with(model, opt, loss_func, xb, yb) -> None:
+    loss_func(model(xb), yb).backward()
     opt.step()
     opt.zero_grad()
 
@@ -171,27 +363,52 @@ def time_data_paths(data: Data, device: torch.device, epochs: int, bs: int = BS)
     return rows
 
 
+def _load(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.2f}"
+
+
+def _one_off(seconds: dict[str, float]) -> str:
+    return f"{sum(seconds.values()):8.1f}" if seconds else "       -"
+
+
 def report(result: dict) -> str:
     """The tables as text."""
     m = result["machine"]
     gpu = f", GPU {m['gpu']}" if "gpu" in m else ""
+    load = result["load_average"]
     lines = [
         f"machine: {m['cpu']} ({m['cpu_count']} logical CPUs, torch threads {m['torch_threads']})"
-        f"{gpu}; torch {m['torch']}, python {m['python']}; device {m['device']}",
+        f"{gpu}; torch {m['torch']}, python {m['python']}; device {m['device']}; {result['date']}",
+        f"load: 1-minute load average {_load(load['start'])} at the start, "
+        f"{_load(load['end'])} at the end, on {m['cpu_count']} CPUs (above that, other programs "
+        "competed for them)",
         f"data: {result['data']}; epochs measured: {result['epochs']} after 1 warm-up",
         f"one-off: first optim.SGD(...) in the process {result['first_optimizer_seconds']:.2f} s "
         "(lazy import, not charged to any epoch)",
         "",
-        "stage  title                  s/epoch  samples/s   vs 12  valid loss",
+        "stage  title                  s/epoch  samples/s   vs 12  outside  one-off s  valid loss",
     ]
-    by_key = {r["stage"]: r for r in result["stages"]}
-    reference = by_key.get("12", {}).get("seconds_per_epoch")
     for r in result["stages"]:
-        ratio = f"{r['seconds_per_epoch'] / reference:6.2f}x" if reference else "      -"
+        ratio = "      -" if r["vs_12"] is None else f"{r['vs_12']:6.2f}x"
+        outside = "      -" if r["outside_share"] is None else f"{r['outside_share']:7.0%}"
         lines.append(
             f"{r['stage']:<5}  {r['title']:<20} {r['seconds_per_epoch']:>8.3f}  "
-            f"{r['samples_per_second']:>9,.0f}  {ratio}  {r['valid_loss']:>10.4f}"
+            f"{r['samples_per_second']:>9,.0f}  {ratio}  {outside}   "
+            f"{_one_off(r['one_off_seconds'])}  {r['valid_loss']:>10.4f}"
         )
+    timed_as = sorted({r["own_timed_as"] for r in result["stages"] if r["own_timed_as"]})
+    lines += [
+        "outside: the share of the epoch not spent on the model's own work (its training steps",
+        f"on a batch in place and one validation pass, timed as {' / '.join(timed_as) or '-'}):",
+        "collating, copying, waiting, launching from Python. one-off: compiling, capturing.",
+    ]
+    if result["steps"]:
+        lines += [
+            "",
+            f"training step (bs {BS}, {STEP_ROUNDS} alternating rounds)       us/step  vs first",
+        ]
+        for r in result["steps"]:
+            lines.append(f"{r['variant']:<44} {r['us_per_step']:>8.0f}  {r['vs_first']:>7.2f}x")
     lines += ["", "data path (one logistic epoch)            s/epoch  vs DataLoader"]
     for r in result["data_paths"]:
         lines.append(
@@ -212,6 +429,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.benc
 
 
 def _bench(args) -> int:
+    load_start = load_average()
     one_off = first_optimizer_seconds()  # before anything else builds an optimizer
     warm_up()
     training = training_options(args)
@@ -224,16 +442,35 @@ def _bench(args) -> int:
         raise UsageError(f"{GRAPH} (stage 13 with a CUDA graph) needs --device cuda")
     stages = []
     for key in keys:
-        print(f"bench: stage {key} ...", file=sys.stderr, flush=True)
-        stages.append(time_stage(key, data, training, training.epochs))
+        print(f"bench: stage {key} ...", end=" ", file=sys.stderr, flush=True)
+        row = time_stage(key, data, training, training.epochs)
+        print(f"{row['seconds_per_epoch']:.3f} s/epoch", file=sys.stderr, flush=True)
+        stages.append(row)
+    reference = next((r["seconds_per_epoch"] for r in stages if r["stage"] == "12"), None)
+    for row in stages:
+        row["vs_12"] = None if reference is None else row["seconds_per_epoch"] / reference
+    stage13 = next((r["session"] for r in stages if r["stage"] == "13"), None)
+    steps = []
+    if stage13 is not None:
+        print("bench: training steps ...", file=sys.stderr, flush=True)
+        steps = time_steps(stage13)
     print("bench: data paths ...", file=sys.stderr, flush=True)
+    data_paths = time_data_paths(data, device, training.epochs)
+    print("bench: the model's own work ...", file=sys.stderr, flush=True)
+    if device.type == "cuda":  # a profiler detached from CUDA can break a CUDA graph's replay
+        os.environ.setdefault("TEARDOWN_CUPTI", "0")
+    for row in stages:
+        add_outside_share(row)
     result = {
+        "date": datetime.date.today().isoformat(),
         "machine": machine(device),
+        "load_average": {"start": load_start, "end": load_average()},
         "data": data.describe(),
         "epochs": training.epochs,
         "first_optimizer_seconds": one_off,
-        "stages": stages,
-        "data_paths": time_data_paths(data, device, training.epochs),
+        "stages": [{k: v for k, v in r.items() if k != "session"} for r in stages],
+        "steps": steps,
+        "data_paths": data_paths,
     }
     print(report(result))
     if args.json:
