@@ -55,7 +55,9 @@ def test_two_ranks_of_32_equal_one_process_of_64(tmp_path, digits):
 def test_a_crashing_rank_fails_the_run_quickly_and_is_named():
     start = time.monotonic()
     args = ["--data", "digits", "--limit", "3000", "--epochs", "1"]
-    with pytest.raises(RankFailedError, match=r"rank 1 of 2 exited with code 1"):
+    # named by its own note: the exit status can be a later abort (seen: signal 6 from gloo's
+    # thread as the failed rank's interpreter shut down)
+    with pytest.raises(RankFailedError, match=r"^rank 1 of 2 failed with an error"):
         launch(2, ["-m", "tests.workers.ddp_failing", *args])
     assert time.monotonic() - start < 90  # rank 0 was stopped, not left waiting forever
 
@@ -83,10 +85,26 @@ def test_ctrl_c_stops_every_rank_with_one_line():
     assert "OMP_NUM_THREADS" not in err  # the launcher's warning: we set the threads ourselves
 
 
+@pytest.mark.parametrize(
+    ("exitcode", "how"), [(-9, "was killed by signal 9"), (3, "exited with code 3")]
+)
+def test_a_rank_that_left_no_note_is_named_by_its_exit(monkeypatch, exitcode: int, how: str):
+    from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
+
+    def died(args):
+        failure = ProcessFailure(local_rank=1, pid=1, exitcode=exitcode, error_file="")
+        raise ChildFailedError("stage", {1: failure})
+
+    monkeypatch.setattr(torchrun, "run", died)
+    with pytest.raises(RankFailedError, match=rf"^rank 1 of 2 {how}; the launcher stopped"):
+        launch(2, ["-m", "nnreally.stages", "14"])
+
+
 def test_launch_failure_is_exit_1(capsys, monkeypatch):
     def failed(nproc, command):
         assert (nproc, command[:3]) == (2, ["-m", "nnreally.stages", "14"])
-        raise RankFailedError("rank 1 of 2 exited with code 1; the launcher stopped the others")
+        raise RankFailedError("rank 1 of 2 failed with an error; the launcher stopped the others")
 
     monkeypatch.setattr(lesson, "launch", failed)
     code = cli.main(["14", "--nproc", "2", "--data", "digits"])

@@ -78,11 +78,16 @@ def note_failure() -> None:
         Path(folder, f"rank-{rank()}").write_text(str(time.time_ns()))
 
 
-def _first_failed(folder: str, error) -> int:
-    """The rank that failed first: from the notes the ranks left, else torchrun's record."""
+def _first_failed(folder: str, error) -> tuple[int, bool]:
+    """The rank that failed first, and whether it noted an error of its own.
+
+    From the notes the ranks left, else torchrun's record.
+    """
     noted = {int(p.name.split("-")[1]): int(p.read_text()) for p in Path(folder).glob("rank-*")}
     noted = {r: t for r, t in noted.items() if r in error.failures}
-    return min(noted, key=noted.get) if noted else error.get_first_failure()[0]
+    if noted:
+        return min(noted, key=noted.get), True
+    return error.get_first_failure()[0], False
 
 
 def without_nproc(argv: Sequence[str]) -> list[str]:
@@ -134,12 +139,16 @@ def launch(nproc: int, command: Sequence[str]) -> None:
     except SignalException:  # Ctrl-C (or a kill): the launcher has stopped every rank
         raise KeyboardInterrupt from None
     except ChildFailedError as e:
-        failed_rank = _first_failed(folder, e)
+        failed_rank, raised = _first_failed(folder, e)
         code = e.failures[failed_rank].exitcode
-        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        if raised:  # its exit status may be a later abort, in a library's thread at exit
+            how = "failed with an error (its own message is above)"
+        elif code < 0:
+            how = f"was killed by signal {-code}"
+        else:
+            how = f"exited with code {code}"
         raise RankFailedError(
-            f"rank {failed_rank} of {nproc} {how}; the launcher stopped the other ranks "
-            "(the failing rank's own message is above)"
+            f"rank {failed_rank} of {nproc} {how}; the launcher stopped the other ranks"
         ) from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
