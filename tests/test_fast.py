@@ -178,13 +178,22 @@ def test_bench_reports_stages_steps_and_data_paths(tmp_path, capsys):
         assert row["one_off_seconds"] == {}  # nothing to compile on a CPU
         assert f"{row['seconds_per_epoch']:.3f}" in text
         assert f"{row['outside_share']:7.0%}" in text
-    variants = [r["variant"] for r in result["steps"]]
-    assert variants == [name for name, *_ in bench.step_variants(torch.device("cpu"))]
+    variants = [r["name"] for r in result["steps"]]
+    assert variants == [v.name for v in bench.step_variants(torch.device("cpu"))]
     assert result["steps"][0]["vs_first"] == 1
     for row in result["steps"]:
         assert row["us_per_step"] > 0
-        assert f"{row['variant']:<44} {row['us_per_step']:>8.0f}" in text
+        assert f"{row['name']:<44} {row['us_per_step']:>8.0f}" in text
     assert "index batches on the device (13)" in text
+
+
+def test_a_step_variant_runs_with_its_settings_and_puts_them_back():
+    cudnn = torch.backends.cudnn
+    threads, deterministic = torch.get_num_threads(), cudnn.deterministic
+    variant = bench.Variant("one thread, deterministic", threads=1, deterministic=True)
+    with bench.running_as(variant):
+        assert (torch.get_num_threads(), cudnn.deterministic) == (1, True)
+    assert (torch.get_num_threads(), cudnn.deterministic) == (threads, deterministic)
 
 
 def test_bench_without_stage_13_has_no_step_table(capsys):

@@ -35,8 +35,9 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -217,72 +218,95 @@ def add_outside_share(row: dict) -> None:
     row["outside_share"] = own and max(0.0, 1 - own[0] / row["seconds_per_epoch"])
 
 
-def step_variants(device: torch.device) -> list[tuple[str, bool, str, int | None]]:
-    """(name, channels-last, step kind, threads) of each training-step variant on ``device``.
+@dataclass(frozen=True)
+class Variant:
+    """One way of running the training step, as the step table times it."""
 
-    Each row adds one of stage 13's changes, or shows one it left out, to stage 12's step.
+    name: str
+    kind: str = "plain"  # plain, compiled, graph (eager, captured) or compiled graph
+    channels_last: bool = False
+    threads: int | None = None  # None: the process's thread count
+    deterministic: bool = False  # cuDNN's deterministic algorithms (CUDA only)
+
+
+def step_variants(device: torch.device) -> list[Variant]:
+    """The training-step variants timed on ``device``.
+
+    Each adds one of stage 13's changes to stage 12's step, or shows one it left out.
     """
     if device.type == "cuda":
         return [
-            ("eager (stage 12's step)", False, "plain", None),
-            ("channels_last weights (left out)", True, "plain", None),
-            ("compiled (stage 13)", False, "compiled", None),
-            ("eager, as a CUDA graph", False, "graph", None),
-            ("compiled, as a CUDA graph (13g)", False, "compiled graph", None),
+            Variant("eager (stage 12's step)"),
+            Variant("channels_last weights (left out)", channels_last=True),
+            Variant("deterministic cuDNN, eager", deterministic=True),
+            Variant("deterministic, compiled (stage 13)", "compiled", deterministic=True),
+            Variant("deterministic, eager, CUDA graph", "graph", deterministic=True),
+            Variant(
+                "deterministic, compiled, CUDA graph (13g)", "compiled graph", deterministic=True
+            ),
+            Variant("default cuDNN, compiled, CUDA graph", "compiled graph"),
         ]
-    rows = [
-        ("default layout (stage 12's step)", False, "plain", None),
-        (f"channels_last weights (stage 13 on {device.type})", True, "plain", None),
+    variants = [
+        Variant("default layout (stage 12's step)"),
+        Variant(f"channels_last weights (stage 13 on {device.type})", channels_last=True),
     ]
     if device.type == "cpu" and torch.get_num_threads() > 1:
-        rows.append(("channels_last, 1 thread (left out)", True, "plain", 1))
-    return rows
+        variants.append(
+            Variant("channels_last, 1 thread (left out)", channels_last=True, threads=1)
+        )
+    return variants
+
+
+@contextmanager
+def running_as(variant: Variant) -> Iterator[None]:
+    """The process-wide settings ``variant`` runs with, put back afterwards."""
+    threads, deterministic = torch.get_num_threads(), torch.backends.cudnn.deterministic
+    torch.set_num_threads(variant.threads or threads)
+    torch.backends.cudnn.deterministic = variant.deterministic
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.backends.cudnn.deterministic = deterministic
 
 
 def time_steps(stage13: Session, batches: int = 8) -> list[dict]:
     """Microseconds per training step of each variant, built with stage 13's own functions.
 
     Each variant trains its own copy of stage 13's model (with its optimizer's settings) on
-    the same few batches, already on the device. Rounds alternate the variants, so that a
-    change in the machine's load falls on all of them alike.
+    the same few batches, already on the device; it is built (compiled, captured) and timed
+    with its own settings. Rounds alternate the variants, so that a change in the machine's
+    load falls on all of them alike.
     """
     ns, device = stage13.namespace, stage13.device
     x, y = ns["x_train"][: BS * batches], ns["y_train"][: BS * batches]
     batch_list = list(zip(x.split(BS), y.split(BS), strict=True))
-    threads = torch.get_num_threads()
-    runs = []
+    steps = []
     with Session(output=Output(quiet=True), out=io.StringIO()).active():
-        for name, channels_last, kind, count in step_variants(device):
+        for variant in step_variants(device):
             model = copy.deepcopy(ns["model"])
-            layout = torch.channels_last if channels_last else torch.contiguous_format
+            layout = torch.channels_last if variant.channels_last else torch.contiguous_format
             model.to(memory_format=layout)
             opt = type(ns["opt"])(model.parameters(), **ns["opt"].defaults)
-            if "compiled" in kind:
-                step = ns["compile_step"](model, ns["loss_func"], opt, *batch_list[0])
-            else:
-                step = ns["make_step"](model, ns["loss_func"], opt)
-                ns["rehearse"](step, model, opt, *batch_list[0])
-            if "graph" in kind:
-                step = ns["capture"](step, *batch_list[0])
+            with running_as(variant):
+                if "compiled" in variant.kind:
+                    step = ns["compile_step"](model, ns["loss_func"], opt, *batch_list[0])
+                else:
+                    step = ns["make_step"](model, ns["loss_func"], opt)
+                    ns["rehearse"](step, model, opt, *batch_list[0])
+                if "graph" in variant.kind:
+                    step = ns["capture"](step, *batch_list[0])
             model.train()
-            runs.append((name, channels_last, kind, count or threads, step, []))
-    try:
-        for _ in range(STEP_ROUNDS):
-            for _, _, _, count, step, figures in runs:
-                torch.set_num_threads(count)
-                turn = itertools.cycle(batch_list)
-                figures.append(seconds_per_call(lambda s=step, t=turn: s(*next(t)), device))
-    finally:
-        torch.set_num_threads(threads)
+            steps.append(step)
+    figures: list[list[float]] = [[] for _ in steps]
+    for _ in range(STEP_ROUNDS):
+        for variant, step, times in zip(step_variants(device), steps, figures, strict=True):
+            turn = itertools.cycle(batch_list)
+            with running_as(variant):
+                times.append(seconds_per_call(lambda s=step, t=turn: s(*next(t)), device))
     rows = [
-        {
-            "variant": name,
-            "channels_last": channels_last,
-            "step": kind,
-            "threads": count,
-            "us_per_step": 1e6 * statistics.median(figures),
-        }
-        for name, channels_last, kind, count, _, figures in runs
+        {**asdict(variant), "us_per_step": 1e6 * statistics.median(times)}
+        for variant, times in zip(step_variants(device), figures, strict=True)
     ]
     for row in rows:
         row["vs_first"] = row["us_per_step"] / rows[0]["us_per_step"]
@@ -408,7 +432,7 @@ def report(result: dict) -> str:
             f"training step (bs {BS}, {STEP_ROUNDS} alternating rounds)       us/step  vs first",
         ]
         for r in result["steps"]:
-            lines.append(f"{r['variant']:<44} {r['us_per_step']:>8.0f}  {r['vs_first']:>7.2f}x")
+            lines.append(f"{r['name']:<44} {r['us_per_step']:>8.0f}  {r['vs_first']:>7.2f}x")
     lines += ["", "data path (one logistic epoch)            s/epoch  vs DataLoader"]
     for r in result["data_paths"]:
         lines.append(
