@@ -193,7 +193,7 @@ def test_a_step_variant_runs_with_its_settings_and_puts_them_back():
     cudnn = torch.backends.cudnn
     threads, deterministic = torch.get_num_threads(), cudnn.deterministic
     variant = bench.Variant("one thread, deterministic", threads=1, deterministic=True)
-    with bench.running_as(variant):
+    with bench.running_as(variant.threads, variant.deterministic):
         assert (torch.get_num_threads(), cudnn.deterministic) == (1, True)
     assert (torch.get_num_threads(), cudnn.deterministic) == (threads, deterministic)
 

@@ -192,6 +192,7 @@ def test_a_stage_cannot_change_the_next_stages_process_wide_settings(tmp_path):
     try:
         session = run_stage(Stage("99", "settings", path))
         assert session.namespace["seen"] == 1
+        assert session.ran_with == {"threads": 1, "deterministic": True, "benchmark": True}
         assert torch.get_num_threads() == 2
         assert (cudnn.deterministic, cudnn.benchmark) == (False, False)
     finally:

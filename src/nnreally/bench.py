@@ -211,8 +211,13 @@ def time_stage(key: str, data: Data, training: Training, epochs: int) -> dict:
 
 
 def add_outside_share(row: dict) -> None:
-    """Time the stage's own work (after every other figure: a profiler slows what follows)."""
-    own = own_work(row["session"])
+    """Time the stage's own work (after every other figure: a profiler slows what follows).
+
+    With the thread count and cuDNN setting the stage ran with.
+    """
+    session = row["session"]
+    with running_as(session.ran_with["threads"], session.ran_with["deterministic"]):
+        own = own_work(session)
     row["own_seconds_per_epoch"] = own and own[0]
     row["own_timed_as"] = own and own[1]
     row["outside_share"] = own and max(0.0, 1 - own[0] / row["seconds_per_epoch"])
@@ -258,16 +263,16 @@ def step_variants(device: torch.device) -> list[Variant]:
 
 
 @contextmanager
-def running_as(variant: Variant) -> Iterator[None]:
-    """The process-wide settings ``variant`` runs with, put back afterwards."""
-    threads, deterministic = torch.get_num_threads(), torch.backends.cudnn.deterministic
-    torch.set_num_threads(variant.threads or threads)
-    torch.backends.cudnn.deterministic = variant.deterministic
+def running_as(threads: int | None, deterministic: bool) -> Iterator[None]:
+    """Run with this thread count (None: as it is) and cuDNN setting, put back afterwards."""
+    before = torch.get_num_threads(), torch.backends.cudnn.deterministic
+    torch.set_num_threads(threads or before[0])
+    torch.backends.cudnn.deterministic = deterministic
     try:
         yield
     finally:
-        torch.set_num_threads(threads)
-        torch.backends.cudnn.deterministic = deterministic
+        torch.set_num_threads(before[0])
+        torch.backends.cudnn.deterministic = before[1]
 
 
 def time_steps(stage13: Session, batches: int = 8) -> list[dict]:
@@ -288,7 +293,7 @@ def time_steps(stage13: Session, batches: int = 8) -> list[dict]:
             layout = torch.channels_last if variant.channels_last else torch.contiguous_format
             model.to(memory_format=layout)
             opt = type(ns["opt"])(model.parameters(), **ns["opt"].defaults)
-            with running_as(variant):
+            with running_as(variant.threads, variant.deterministic):
                 if "compiled" in variant.kind:
                     step = ns["compile_step"](model, ns["loss_func"], opt, *batch_list[0])
                 else:
@@ -302,7 +307,7 @@ def time_steps(stage13: Session, batches: int = 8) -> list[dict]:
     for _ in range(STEP_ROUNDS):
         for variant, step, times in zip(step_variants(device), steps, figures, strict=True):
             turn = itertools.cycle(batch_list)
-            with running_as(variant):
+            with running_as(variant.threads, variant.deterministic):
                 times.append(seconds_per_call(lambda s=step, t=turn: s(*next(t)), device))
     rows = [
         {**asdict(variant), "us_per_step": 1e6 * statistics.median(times)}

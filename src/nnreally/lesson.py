@@ -106,6 +106,7 @@ class Session:
         self.batch_losses: list[float] = []
         self.shown: list[Shown] = []
         self.untimed: dict[str, float] = {}  # one-off work kept out of the epochs' times
+        self.ran_with: dict[str, object] = {}  # process-wide settings at the end (threads, cuDNN)
         self.namespace: dict[str, object] = {}  # the stage's variables once it has run
         self.exits = ExitStack()
         self.launched = self.failed = False

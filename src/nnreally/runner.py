@@ -44,18 +44,26 @@ def run_stage(
             note_failure()  # a rank of a distributed run: say when, so the launcher names it
             raise
         finally:
-            restore()  # the next stage starts as this one did
+            session.ran_with = restore()  # the next stage starts as this one did
     return session
 
 
-def _process_wide_settings() -> Callable[[], None]:
-    """Put back what a stage may set for itself but would outlive it (13 sets cuDNN's)."""
-    threads = torch.get_num_threads()
-    cudnn = torch.backends.cudnn
-    deterministic, benchmark = cudnn.deterministic, cudnn.benchmark
+def _process_wide_settings() -> Callable[[], dict]:
+    """Put back what a stage may set for itself but would outlive it (13 sets cuDNN's).
 
-    def restore() -> None:
-        torch.set_num_threads(threads)
-        cudnn.deterministic, cudnn.benchmark = deterministic, benchmark
+    The returned function restores them and says what the stage ran with.
+    """
+    cudnn = torch.backends.cudnn
+    before = torch.get_num_threads(), cudnn.deterministic, cudnn.benchmark
+
+    def restore() -> dict:
+        ran_with = {
+            "threads": torch.get_num_threads(),
+            "deterministic": cudnn.deterministic,
+            "benchmark": cudnn.benchmark,
+        }
+        torch.set_num_threads(before[0])
+        cudnn.deterministic, cudnn.benchmark = before[1:]
+        return ran_with
 
     return restore
