@@ -15,8 +15,6 @@ with ``DIR/index.html`` to choose. Plain HTML and CSS: no script, nothing loaded
 network (links to the tutorial are only links), readable from a phone's width up.
 """
 
-# ruff: noqa: RUF001  -- the Chinese interface uses full-width punctuation, as Chinese text does
-
 from __future__ import annotations
 
 import html

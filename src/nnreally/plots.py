@@ -11,8 +11,6 @@ boxes for missing glyphs. ``lang=None`` draws no words at all beyond digits, for
 captions the picture itself.
 """
 
-# ruff: noqa: RUF001  -- the Chinese labels use full-width punctuation, as Chinese text does
-
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable

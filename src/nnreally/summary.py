@@ -7,8 +7,6 @@ texts use the stage docstrings' little markup (``code``); both languages sit sid
 one record, so one cannot gain or lose a piece without the other.
 """
 
-# ruff: noqa: RUF001  -- the Chinese texts use full-width punctuation, as Chinese text does
-
 from __future__ import annotations
 
 from dataclasses import dataclass
