@@ -15,7 +15,7 @@ Batch losses stay on the device and are read once per epoch, so the host can que
 of the device. Validation runs in batches of 2,000 under ``torch.inference_mode()``.
 
 What each change buys, measured with ``python -m nnreally.bench`` (the README's performance
-section has its tables):
+section has its tables), ``torch.profiler`` and runs of this stage:
 
 * On a CPU (2 cores, torch 2.13) a step is arithmetic: ``torch.profiler`` puts two thirds of
   it in the convolutions, and the four costs above are 28% of stage 12's epoch. Weights stored
@@ -28,13 +28,14 @@ section has its tables):
   host stays the limit: 1.3x as fast as stage 12. ``--cuda-graph`` captures the whole step
   (forward, backward and the optimizer's update) once as a CUDA graph and replays it with a
   single launch: 17x as fast as stage 12 (0.113 s per epoch). ``torch.compile`` first fuses
-  the model and the loss into fewer kernels, so a step in the graph takes 95 us instead of
-  129. Without a graph, compiling costs the host a little (1,481 us a step against 1,251), but
-  both modes then run the same kernels and end at the same numbers.
+  the model and the loss into fewer kernels (with cuDNN's default algorithms a step in the
+  graph took 95 us instead of 129). Without a graph, compiling costs the host a little (1,481
+  us a step against 1,251, same algorithms), but both modes then run the same kernels and end
+  at the same numbers.
 * cuDNN's default convolution algorithms add up in a varying order: over 1,564 steps two runs
   with the same seed ended apart (validation loss 0.2657 and 0.3062). With its deterministic
   algorithms this stage ends at 0.2614 with and without ``--cuda-graph``, every run. They cost
-  time: a graph-mode epoch took 0.113 s instead of 0.085 s (23x as fast as stage 12).
+  time: a graph-mode epoch took 0.113 s instead of 0.084 s (23x as fast as stage 12).
 
 Compiling (11 s the first time, 1 s once PyTorch's cache holds it) and capturing happen
 before the first epoch and are reported apart. Where PyTorch cannot compile, the stage says so
@@ -164,12 +165,15 @@ def rehearse(step, model, opt, xb, yb):
 
 def compile_step(model, loss_func, opt, xb, yb):
     """The compiled step, compiled now; the plain step where PyTorch has no compiler."""
-    step = make_step(model, loss_func, opt, compiled=True)
     try:
+        step = make_step(model, loss_func, opt, compiled=True)
         rehearse(step, model, opt, xb, yb)
     except Exception as error:  # no compiler for this system, this Python or this GPU
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:120]
-        show(f"torch.compile is not available here ({reason}); the step runs uncompiled")
+        reason = (str(error).strip().splitlines() or [""])[0][:120]
+        show(
+            f"torch.compile is not available here ({type(error).__name__}: {reason}); "
+            "the step runs uncompiled"
+        )
         step = make_step(model, loss_func, opt)
         rehearse(step, model, opt, xb, yb)
     return step

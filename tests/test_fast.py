@@ -79,26 +79,39 @@ def test_rehearsal_changes_the_weights_while_it_runs(digits: Data):
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), before, strict=True))
 
 
-def test_a_missing_compiler_costs_one_line_and_the_plain_step(digits: Data, monkeypatch):
+def raising_at_first_call(fn):
+    def fails(*args):
+        raise RuntimeError("Dynamo is not supported on this Python\nsecond line")
+
+    return fails
+
+
+def raising_at_once(fn):
+    raise RuntimeError("Windows not yet supported for torch.compile")
+
+
+@pytest.mark.parametrize(
+    ("compile_", "line"),
+    [
+        (raising_at_first_call, "RuntimeError: Dynamo is not supported on this Python"),
+        (raising_at_once, "RuntimeError: Windows not yet supported for torch.compile"),
+    ],
+    ids=["at-first-call", "at-once"],
+)
+def test_a_missing_compiler_costs_one_line_and_the_plain_step(
+    digits: Data, monkeypatch, compile_, line: str
+):
     ns = stage_13_parts(digits)
     ((model, opt),) = copies(ns, 1)
     before = [p.detach().clone() for p in model.parameters()]
-
-    def no_compiler(fn):
-        def fails(*args):
-            raise RuntimeError("Dynamo is not supported on this Python\nsecond line")
-
-        return fails
-
-    monkeypatch.setattr(torch, "compile", no_compiler)
+    monkeypatch.setattr(torch, "compile", compile_)
     out = io.StringIO()
     with Session(out=out).active():
         step = ns["compile_step"](
             model, ns["loss_func"], opt, ns["x_train"][:64], ns["y_train"][:64]
         )
     assert out.getvalue() == (
-        "torch.compile is not available here (Dynamo is not supported on this Python); "
-        "the step runs uncompiled\n"
+        f"torch.compile is not available here ({line}); the step runs uncompiled\n"
     )
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), before, strict=True))
     assert torch.isfinite(step(ns["x_train"][64:128], ns["y_train"][64:128]))
@@ -110,8 +123,10 @@ def test_the_compiled_step_trains_as_the_plain_one(digits: Data):
     ns = stage_13_parts(digits)
     (compiled, opt_c), (plain, opt_p) = copies(ns, 2)
     x, y = ns["x_train"], ns["y_train"]
-    with Session(out=io.StringIO()).active():
+    out = io.StringIO()
+    with Session(out=out).active():
         step_c = ns["compile_step"](compiled, ns["loss_func"], opt_c, x[:64], y[:64])
+    assert out.getvalue() == ""  # compiled, not fallen back to the plain step
     step_p = ns["make_step"](plain, ns["loss_func"], opt_p)
     for i in range(1, 4):
         batch = slice(64 * i, 64 * (i + 1))
@@ -189,20 +204,66 @@ def test_bench_reports_stages_steps_and_data_paths(tmp_path, capsys, monkeypatch
     assert "index batches on the device (13)" in text
 
 
-def test_a_step_variant_runs_with_its_settings_and_puts_them_back():
-    cudnn = torch.backends.cudnn
-    threads, deterministic = torch.get_num_threads(), cudnn.deterministic
-    variant = bench.Variant("one thread, deterministic", threads=1, deterministic=True)
-    with bench.running_as(variant.threads, variant.deterministic):
-        assert (torch.get_num_threads(), cudnn.deterministic) == (1, True)
-    assert (torch.get_num_threads(), cudnn.deterministic) == (threads, deterministic)
+def test_each_step_variant_is_timed_with_its_own_settings(digits: Data, monkeypatch):
+    seen = []
+
+    def record(fn, device):
+        fn()
+        seen.append((torch.get_num_threads(), torch.backends.cudnn.deterministic))
+        return 1e-3
+
+    monkeypatch.setattr(bench, "seconds_per_call", record)
+    monkeypatch.setattr(bench, "STEP_ROUNDS", 1)
+    threads = torch.get_num_threads()
+    session = train("13", digits.head(200), epochs=1)  # 3 whole batches of 64, and 8 images
+    rows = bench.time_steps(session)
+    assert [r["name"] for r in rows] == [v.name for v in bench.step_variants(session.device)]
+    assert seen == [
+        (v.threads or threads, v.deterministic) for v in bench.step_variants(session.device)
+    ]
+    assert torch.get_num_threads() == threads
+    assert bench.time_steps(train("13", digits.head(50), epochs=1)) == []  # no whole batch
 
 
-def test_bench_without_stage_13_has_no_step_table(capsys):
-    assert bench.main(["--stages", "05", "--epochs", "1", "--limit", "500"]) == 0
-    text = capsys.readouterr().out
-    assert "training step (bs" not in text
-    assert "      -" in text  # no stage 12 to compare with
+def test_a_stages_own_work_is_timed_with_the_settings_it_ran_with(digits: Data, monkeypatch):
+    session = train("13", digits.head(200), epochs=1)
+    session.ran_with = {**session.ran_with, "threads": 1}  # as if the stage had set one thread
+    seen = []
+
+    def record(session):
+        seen.append(torch.get_num_threads())
+        return 1.0, "steps in place"
+
+    monkeypatch.setattr(bench, "own_work", record)
+    row = {"session": session, "seconds_per_epoch": 4.0}
+    bench.add_outside_share(row)
+    assert seen == [1]
+    assert row["outside_share"] == 0.75
+
+
+def test_only_the_gpus_own_rows_count_as_kernel_time():
+    from types import SimpleNamespace
+
+    from torch.autograd import DeviceType
+
+    def row(device, micros, **extra):
+        return SimpleNamespace(device_type=device, self_device_time_total=micros, **extra)
+
+    assert bench._kernel_micros(row(DeviceType.CUDA, 5.0)) == 5.0
+    assert bench._kernel_micros(row(DeviceType.CPU, 7.0)) == 0.0  # a host-side row
+    assert bench._kernel_micros(row(DeviceType.CUDA, 9.0, is_user_annotation=True)) == 0.0
+    old = SimpleNamespace(device_type=DeviceType.CUDA, self_cuda_time_total=3.0)  # torch < 2.4
+    assert bench._kernel_micros(old) == 3.0
+
+
+def test_bench_without_stage_13_has_no_step_table(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    args = ["--stages", "05", "--epochs", "1", "--limit", "500", "--json", str(out)]
+    assert bench.main(args) == 0
+    assert "training step (bs" not in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert result["steps"] == []
+    assert result["stages"][0]["vs_12"] is None  # no stage 12 to compare with
 
 
 def test_bench_rejects_unknown_stage(capsys):
@@ -228,10 +289,27 @@ def test_stage_beats_threshold_on_cuda(digits: Data, number: str, graph: bool):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_graph_trains_as_stage_13_does(digits: Data):
     # Same seed, same batches (the last, smaller one through the plain step in both), the same
-    # compiled kernels: only the way they are launched differs.
+    # compiled kernels, cuDNN's deterministic algorithms: only the way they are launched differs.
     plain = train("13", digits, device="cuda")
     graph = train("13", digits, device="cuda", cuda_graph=True)
+    again = train("13", digits, device="cuda", cuda_graph=True)
     assert graph.history[-1].valid_loss == pytest.approx(plain.history[-1].valid_loss, rel=0.02)
+    assert again.history[-1].valid_loss == pytest.approx(graph.history[-1].valid_loss, rel=1e-6)
+    assert graph.ran_with["deterministic"] is True
     assert len(graph.batch_losses) == len(plain.batch_losses) == 2 * 782
     assert list(plain.untimed) == ["compiling the step"]
     assert list(graph.untimed) == ["compiling the step and capturing it"]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_bench_on_cuda_times_kernels_and_graphs(tmp_path):
+    out = tmp_path / "bench.json"
+    args = ["--device", "cuda", "--stages", "12,13,13g", "--epochs", "1", "--limit", "5000"]
+    assert bench.main([*args, "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [r["own_timed_as"] for r in result["stages"]] == ["GPU kernels"] * 3
+    assert all(0 <= r["outside_share"] < 1 for r in result["stages"])
+    assert [r["name"] for r in result["steps"]] == [
+        v.name for v in bench.step_variants(torch.device("cuda"))
+    ]

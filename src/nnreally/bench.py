@@ -35,8 +35,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -57,7 +56,7 @@ from nnreally.options import (
     training_options,
 )
 from nnreally.registry import find
-from nnreally.runner import run_stage
+from nnreally.runner import process_wide, run_stage
 
 DEFAULT_STAGES = "05,07,08,11,12,13"
 GRAPH = "13g"  # stage 13 with --cuda-graph, added on CUDA
@@ -139,10 +138,19 @@ def kernel_seconds(fn: Callable[[], object], calls: int) -> float | None:
             for _ in range(calls):
                 fn()
             torch.cuda.synchronize()
-        micro = sum(getattr(e, "self_device_time_total", 0) for e in prof.key_averages())
+        micro = sum(_kernel_micros(e) for e in prof.key_averages())
     except Exception:  # no CUPTI here, or a profiler that cannot follow this work
         return None
     return micro / 1e6 / calls if micro > 0 else None
+
+
+def _kernel_micros(event) -> float:
+    """Microseconds of GPU work in one row of the profiler's table (0 for host-side rows)."""
+    from torch.autograd import DeviceType
+
+    if event.device_type != DeviceType.CUDA or getattr(event, "is_user_annotation", False):
+        return 0.0
+    return getattr(event, "self_device_time_total", None) or event.self_cuda_time_total
 
 
 def own_work(session: Session) -> tuple[float, str] | None:
@@ -156,14 +164,15 @@ def own_work(session: Session) -> tuple[float, str] | None:
     model, opt, loss_func = ns.get("model"), ns.get("opt"), ns.get("loss_func")
     if not (isinstance(model, nn.Module) and isinstance(opt, torch.optim.Optimizer)):
         return None
+    bs = int(session.settings.get("bs", BS))
     if "train_dl" in ns:  # a batch as the model receives it
         xb, yb = next(iter(ns["train_dl"]))
     else:
-        xb, yb = ns["x_train"][:BS], ns["y_train"][:BS]
+        xb, yb = ns["x_train"][:bs], ns["y_train"][:bs]
     if "valid_dl" in ns:  # the validation batches, as the stage scores them
         valid = list(ns["valid_dl"])
     else:
-        size = ns.get("VALID_BS", 2 * BS)  # stage 13's batches, else score()'s
+        size = ns.get("VALID_BS", 2 * bs)  # stage 13's batches, else score()'s
         valid = list(zip(ns["x_valid"].split(size), ns["y_valid"].split(size), strict=True))
     step = ns.get("step")
     if not callable(step):
@@ -216,7 +225,7 @@ def add_outside_share(row: dict) -> None:
     With the thread count and cuDNN setting the stage ran with.
     """
     session = row["session"]
-    with running_as(session.ran_with["threads"], session.ran_with["deterministic"]):
+    with process_wide(**session.ran_with):
         own = own_work(session)
     row["own_seconds_per_epoch"] = own and own[0]
     row["own_timed_as"] = own and own[1]
@@ -228,7 +237,8 @@ class Variant:
     """One way of running the training step, as the step table times it."""
 
     name: str
-    kind: str = "plain"  # plain, compiled, graph (eager, captured) or compiled graph
+    compiled: bool = False
+    graph: bool = False  # captured as a CUDA graph
     channels_last: bool = False
     threads: int | None = None  # None: the process's thread count
     deterministic: bool = False  # cuDNN's deterministic algorithms (CUDA only)
@@ -244,12 +254,15 @@ def step_variants(device: torch.device) -> list[Variant]:
             Variant("eager (stage 12's step)"),
             Variant("channels_last weights (left out)", channels_last=True),
             Variant("deterministic cuDNN, eager", deterministic=True),
-            Variant("deterministic, compiled (stage 13)", "compiled", deterministic=True),
-            Variant("deterministic, eager, CUDA graph", "graph", deterministic=True),
+            Variant("deterministic, compiled (stage 13)", compiled=True, deterministic=True),
+            Variant("deterministic, eager, CUDA graph", graph=True, deterministic=True),
             Variant(
-                "deterministic, compiled, CUDA graph (13g)", "compiled graph", deterministic=True
+                "deterministic, compiled, CUDA graph (13g)",
+                compiled=True,
+                graph=True,
+                deterministic=True,
             ),
-            Variant("default cuDNN, compiled, CUDA graph", "compiled graph"),
+            Variant("default cuDNN, compiled, CUDA graph", compiled=True, graph=True),
         ]
     variants = [
         Variant("default layout (stage 12's step)"),
@@ -262,56 +275,47 @@ def step_variants(device: torch.device) -> list[Variant]:
     return variants
 
 
-@contextmanager
-def running_as(threads: int | None, deterministic: bool) -> Iterator[None]:
-    """Run with this thread count (None: as it is) and cuDNN setting, put back afterwards."""
-    before = torch.get_num_threads(), torch.backends.cudnn.deterministic
-    torch.set_num_threads(threads or before[0])
-    torch.backends.cudnn.deterministic = deterministic
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before[0])
-        torch.backends.cudnn.deterministic = before[1]
-
-
 def time_steps(stage13: Session, batches: int = 8) -> list[dict]:
     """Microseconds per training step of each variant, built with stage 13's own functions.
 
     Each variant trains its own copy of stage 13's model (with its optimizer's settings) on
-    the same few batches, already on the device; it is built (compiled, captured) and timed
-    with its own settings. Rounds alternate the variants, so that a change in the machine's
-    load falls on all of them alike.
+    the same few whole batches, already on the device; it is built (compiled, captured) and
+    timed with its own settings. Rounds alternate the variants, so that a change in the
+    machine's load falls on all of them alike. Empty without one whole batch.
     """
-    ns, device = stage13.namespace, stage13.device
-    x, y = ns["x_train"][: BS * batches], ns["y_train"][: BS * batches]
-    batch_list = list(zip(x.split(BS), y.split(BS), strict=True))
-    steps = []
+    ns, device, bs = stage13.namespace, stage13.device, int(stage13.settings["bs"])
+    whole = min(batches, len(ns["x_train"]) // bs) * bs
+    if whole == 0:
+        return []
+    x, y = ns["x_train"][:whole], ns["y_train"][:whole]
+    batch_list = list(zip(x.split(bs), y.split(bs), strict=True))
+    variants, steps = step_variants(device), []
     with Session(output=Output(quiet=True), out=io.StringIO()).active():
-        for variant in step_variants(device):
+        for v in variants:
             model = copy.deepcopy(ns["model"])
-            layout = torch.channels_last if variant.channels_last else torch.contiguous_format
-            model.to(memory_format=layout)
+            model.to(
+                memory_format=torch.channels_last if v.channels_last else torch.contiguous_format
+            )
             opt = type(ns["opt"])(model.parameters(), **ns["opt"].defaults)
-            with running_as(variant.threads, variant.deterministic):
-                if "compiled" in variant.kind:
+            with process_wide(threads=v.threads, deterministic=v.deterministic):
+                if v.compiled:
                     step = ns["compile_step"](model, ns["loss_func"], opt, *batch_list[0])
                 else:
                     step = ns["make_step"](model, ns["loss_func"], opt)
                     ns["rehearse"](step, model, opt, *batch_list[0])
-                if "graph" in variant.kind:
+                if v.graph:
                     step = ns["capture"](step, *batch_list[0])
             model.train()
             steps.append(step)
-    figures: list[list[float]] = [[] for _ in steps]
+    figures: list[list[float]] = [[] for _ in variants]
     for _ in range(STEP_ROUNDS):
-        for variant, step, times in zip(step_variants(device), steps, figures, strict=True):
+        for v, step, times in zip(variants, steps, figures, strict=True):
             turn = itertools.cycle(batch_list)
-            with running_as(variant.threads, variant.deterministic):
+            with process_wide(threads=v.threads, deterministic=v.deterministic):
                 times.append(seconds_per_call(lambda s=step, t=turn: s(*next(t)), device))
     rows = [
-        {**asdict(variant), "us_per_step": 1e6 * statistics.median(times)}
-        for variant, times in zip(step_variants(device), figures, strict=True)
+        {**asdict(v), "us_per_step": 1e6 * statistics.median(times)}
+        for v, times in zip(variants, figures, strict=True)
     ]
     for row in rows:
         row["vs_first"] = row["us_per_step"] / rows[0]["us_per_step"]
@@ -434,7 +438,8 @@ def report(result: dict) -> str:
     if result["steps"]:
         lines += [
             "",
-            f"training step (bs {BS}, {STEP_ROUNDS} alternating rounds)       us/step  vs first",
+            f"training step (bs {result['bs']}, {STEP_ROUNDS} alternating rounds)"
+            "       us/step  vs first",
         ]
         for r in result["steps"]:
             lines.append(f"{r['name']:<44} {r['us_per_step']:>8.0f}  {r['vs_first']:>7.2f}x")
@@ -484,18 +489,24 @@ def _bench(args) -> int:
         print("bench: training steps ...", file=sys.stderr, flush=True)
         steps = time_steps(stage13)
     print("bench: data paths ...", file=sys.stderr, flush=True)
-    data_paths = time_data_paths(data, device, training.epochs)
+    data_paths = time_data_paths(data, device, training.epochs, training.bs or BS)
     print("bench: the model's own work ...", file=sys.stderr, flush=True)
-    if device.type == "cuda":  # a profiler detached from CUDA can break a CUDA graph's replay
-        os.environ.setdefault("TEARDOWN_CUPTI", "0")
-    for row in stages:
-        add_outside_share(row)
+    teardown = os.environ.get("TEARDOWN_CUPTI")
+    if device.type == "cuda" and teardown is None:  # a profiler detached from CUDA can
+        os.environ["TEARDOWN_CUPTI"] = "0"  # break a later CUDA graph's replay
+    try:
+        for row in stages:
+            add_outside_share(row)
+    finally:
+        if teardown is None:
+            os.environ.pop("TEARDOWN_CUPTI", None)
     result = {
         "date": datetime.date.today().isoformat(),
         "machine": machine(device),
         "load_average": {"start": load_start, "end": load_average()},
         "data": data.describe(),
         "epochs": training.epochs,
+        "bs": training.bs or BS,
         "first_optimizer_seconds": one_off,
         "stages": [{k: v for k, v in r.items() if k != "session"} for r in stages],
         "steps": steps,

@@ -8,8 +8,8 @@ benchmark and the tests. The stage reports to the session through its own calls
 from __future__ import annotations
 
 import runpy
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import TextIO
 
 import torch
@@ -35,35 +35,47 @@ def run_stage(
     same run again, for a stage that asks for several processes.
     """
     session = Session(training, output, stage, out, data, command)
-    restore = _process_wide_settings()
     # Launched: the processes torchrun started did the run, and their rank 0 reported it.
-    with session.active(), suppress(Launched):
+    with process_wide() as session.ran_with, session.active(), suppress(Launched):
         try:
             session.namespace = runpy.run_path(str(stage.path), run_name=f"stage_{stage.number}")
         except BaseException:
             note_failure()  # a rank of a distributed run: say when, so the launcher names it
             raise
-        finally:
-            session.ran_with = restore()  # the next stage starts as this one did
     return session
 
 
-def _process_wide_settings() -> Callable[[], dict]:
-    """Put back what a stage may set for itself but would outlive it (13 sets cuDNN's).
-
-    The returned function restores them and says what the stage ran with.
-    """
+def _settings() -> dict:
     cudnn = torch.backends.cudnn
-    before = torch.get_num_threads(), cudnn.deterministic, cudnn.benchmark
+    return {
+        "threads": torch.get_num_threads(),
+        "deterministic": cudnn.deterministic,
+        "benchmark": cudnn.benchmark,
+    }
 
-    def restore() -> dict:
-        ran_with = {
-            "threads": torch.get_num_threads(),
-            "deterministic": cudnn.deterministic,
-            "benchmark": cudnn.benchmark,
-        }
-        torch.set_num_threads(before[0])
-        cudnn.deterministic, cudnn.benchmark = before[1:]
-        return ran_with
 
-    return restore
+def _apply(settings: dict) -> None:
+    torch.set_num_threads(settings["threads"])
+    torch.backends.cudnn.deterministic = settings["deterministic"]
+    torch.backends.cudnn.benchmark = settings["benchmark"]
+
+
+@contextmanager
+def process_wide(
+    threads: int | None = None, deterministic: bool | None = None, benchmark: bool | None = None
+) -> Iterator[dict]:
+    """Settings that outlive whoever sets them: the thread count and cuDNN's choices.
+
+    Sets those given (None leaves one as it is), and afterwards puts back what was there
+    before, so a stage that sets them for itself (13 sets cuDNN's) cannot change the next.
+    The dict it yields is filled, on the way out, with what they were at the end.
+    """
+    before = _settings()
+    wanted = {"threads": threads, "deterministic": deterministic, "benchmark": benchmark}
+    _apply({k: before[k] if v is None else v for k, v in wanted.items()})
+    ended: dict = {}
+    try:
+        yield ended
+    finally:
+        ended.update(_settings())
+        _apply(before)
