@@ -139,6 +139,7 @@ def test_untimed_work_is_kept_out_of_the_epoch():
     out = io.StringIO()
     with Session(out=out).active() as session:
         with untimed("compiling the step"):
+            assert out.getvalue() == "compiling the step ...\n"  # said before the wait
             time.sleep(0.3)
         session.record([1.0], 0.5, 0.9)
     assert session.untimed["compiling the step"] >= 0.3

@@ -396,10 +396,12 @@ def _in_notebook() -> bool:
 def untimed(what: str) -> Iterator[None]:
     """Time a block of one-off work (compiling, say) apart from the epochs' times.
 
-    ``with untimed("compiling the step"): ...`` prints ``compiling the step: 21.3 s (not
-    counted in the epochs' times)`` and starts the next epoch's clock after it.
+    ``with untimed("compiling the step"): ...`` prints ``compiling the step ...`` as it starts
+    (a first compile can take tens of seconds), then ``compiling the step: 21.3 s (not
+    counted in the epochs' times)``, and starts the next epoch's clock after it.
     """
     session = current()
+    session.say(f"{what} ...")
     start = time.perf_counter()
     yield
     seconds = time.perf_counter() - start
