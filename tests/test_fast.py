@@ -210,7 +210,9 @@ def test_each_step_variant_is_timed_with_its_own_settings(digits: Data, monkeypa
 
     def record(fn, device):
         fn()
-        seen.append((torch.get_num_threads(), torch.backends.cudnn.deterministic))
+        cudnn = torch.backends.cudnn
+        seen.append({"threads": torch.get_num_threads(), "deterministic": cudnn.deterministic})
+        seen[-1]["benchmark"] = cudnn.benchmark
         return 1e-3
 
     monkeypatch.setattr(bench, "seconds_per_call", record)
@@ -220,10 +222,27 @@ def test_each_step_variant_is_timed_with_its_own_settings(digits: Data, monkeypa
     rows = bench.time_steps(session)
     assert [r["name"] for r in rows] == [v.name for v in bench.step_variants(session.device)]
     assert seen == [
-        (v.threads or threads, v.deterministic) for v in bench.step_variants(session.device)
+        {**v.process_wide(), "threads": v.threads or threads}
+        for v in bench.step_variants(session.device)
     ]
     assert torch.get_num_threads() == threads
     assert bench.time_steps(train("13", digits.head(50), epochs=1)) == []  # no whole batch
+
+
+def test_the_fused_optimizer_step_is_timed_only_where_pytorch_has_one(monkeypatch):
+    cpu = torch.device("cpu")
+    fused = [v for v in bench.step_variants(cpu) if v.fused]
+    assert bool(fused) == bench.fused_sgd_available(cpu)
+    sgd = torch.optim.SGD
+
+    def without_fused(params, lr, fused=None, **kwargs):
+        if fused:
+            raise RuntimeError("`fused=True` requires all the params to be on a supported device")
+        return sgd(params, lr, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "SGD", without_fused)
+    assert not bench.fused_sgd_available(cpu)
+    assert not any(v.fused for v in bench.step_variants(cpu))
 
 
 def test_a_stages_own_work_is_timed_with_the_settings_it_ran_with(digits: Data, monkeypatch):

@@ -242,6 +242,25 @@ class Variant:
     channels_last: bool = False
     threads: int | None = None  # None: the process's thread count
     deterministic: bool = False  # cuDNN's deterministic algorithms (CUDA only)
+    benchmark: bool = False  # cuDNN times its algorithms and keeps the fastest (CUDA only)
+    fused: bool = False  # the optimizer updates every parameter in one fused kernel
+
+    def process_wide(self) -> dict:
+        """The process-wide settings this variant is built and timed with."""
+        return {
+            "threads": self.threads,
+            "deterministic": self.deterministic,
+            "benchmark": self.benchmark,
+        }
+
+
+def fused_sgd_available(device: torch.device) -> bool:
+    """Whether this PyTorch has a fused SGD step for ``device`` (CPU from torch 2.4)."""
+    try:
+        torch.optim.SGD([torch.zeros(1, device=device, requires_grad=True)], lr=1.0, fused=True)
+    except (TypeError, RuntimeError, ValueError):  # no ``fused`` argument, or not here
+        return False
+    return True
 
 
 def step_variants(device: torch.device) -> list[Variant]:
@@ -250,19 +269,19 @@ def step_variants(device: torch.device) -> list[Variant]:
     Each adds one of stage 13's changes to stage 12's step, or shows one it left out.
     """
     if device.type == "cuda":
+        stage13 = {"compiled": True, "deterministic": True}
+        graph13 = {**stage13, "graph": True}
         return [
             Variant("eager (stage 12's step)"),
             Variant("channels_last weights (left out)", channels_last=True),
             Variant("deterministic cuDNN, eager", deterministic=True),
-            Variant("deterministic, compiled (stage 13)", compiled=True, deterministic=True),
+            Variant("deterministic, compiled (stage 13)", **stage13),
             Variant("deterministic, eager, CUDA graph", graph=True, deterministic=True),
-            Variant(
-                "deterministic, compiled, CUDA graph (13g)",
-                compiled=True,
-                graph=True,
-                deterministic=True,
-            ),
+            Variant("deterministic, compiled, CUDA graph (13g)", **graph13),
             Variant("default cuDNN, compiled, CUDA graph", compiled=True, graph=True),
+            Variant("13g + cudnn.benchmark (not in 13)", **graph13, benchmark=True),
+            Variant("stage 13 + fused SGD (not in 13)", **stage13, fused=True),
+            Variant("13g + fused SGD (not in 13)", **graph13, fused=True),
         ]
     variants = [
         Variant("default layout (stage 12's step)"),
@@ -271,6 +290,10 @@ def step_variants(device: torch.device) -> list[Variant]:
     if device.type == "cpu" and torch.get_num_threads() > 1:
         variants.append(
             Variant("channels_last, 1 thread (left out)", channels_last=True, threads=1)
+        )
+    if fused_sgd_available(device):
+        variants.append(
+            Variant("channels_last, fused SGD (left out)", channels_last=True, fused=True)
         )
     return variants
 
@@ -296,8 +319,9 @@ def time_steps(stage13: Session, batches: int = 8) -> list[dict]:
             model.to(
                 memory_format=torch.channels_last if v.channels_last else torch.contiguous_format
             )
-            opt = type(ns["opt"])(model.parameters(), **ns["opt"].defaults)
-            with process_wide(threads=v.threads, deterministic=v.deterministic):
+            defaults = {**ns["opt"].defaults, **({"fused": True} if v.fused else {})}
+            opt = type(ns["opt"])(model.parameters(), **defaults)
+            with process_wide(**v.process_wide()):
                 if v.compiled:
                     step = ns["compile_step"](model, ns["loss_func"], opt, *batch_list[0])
                 else:
@@ -311,7 +335,7 @@ def time_steps(stage13: Session, batches: int = 8) -> list[dict]:
     for _ in range(STEP_ROUNDS):
         for v, step, times in zip(variants, steps, figures, strict=True):
             turn = itertools.cycle(batch_list)
-            with process_wide(threads=v.threads, deterministic=v.deterministic):
+            with process_wide(**v.process_wide()):
                 times.append(seconds_per_call(lambda s=step, t=turn: s(*next(t)), device))
     rows = [
         {**asdict(v), "us_per_step": 1e6 * statistics.median(times)}
