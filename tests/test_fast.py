@@ -13,6 +13,7 @@ import torch
 from nnreally import bench, cli
 from nnreally.data import Data
 from nnreally.lesson import Session, untimed
+from nnreally.options import Training
 from tests.conftest import train
 from tests.test_stages import THRESHOLDS, untrained_loss
 
@@ -172,12 +173,12 @@ def test_bench_reports_stages_steps_and_data_paths(tmp_path, capsys, monkeypatch
     monkeypatch.setattr(bench, "MIN_SECONDS", 0.05)  # the figures' accuracy is not tested here
     monkeypatch.setattr(bench, "STEP_ROUNDS", 2)
     out = tmp_path / "bench.json"
-    args = ["--stages", "07,12,13", "--epochs", "1", "--limit", "2000", "--json", str(out)]
+    args = ["--stages", "07,12,13", "--rounds", "2", "--limit", "2000", "--json", str(out)]
     assert bench.main(args) == 0
     text = capsys.readouterr().out
     result = json.loads(out.read_text())
     assert result["machine"]["torch"] == torch.__version__
-    assert result["epochs"] == 1
+    assert (result["rounds"], result["epochs"]) == (2, 1)
     assert set(result["load_average"]) == {"start", "end"}
     assert [r["stage"] for r in result["stages"]] == ["07", "12", "13"]
     assert [r["path"] for r in result["data_paths"]] == list(bench.DATA_PATHS)
@@ -190,10 +191,17 @@ def test_bench_reports_stages_steps_and_data_paths(tmp_path, capsys, monkeypatch
         assert row["vs_12"] == pytest.approx(row["seconds_per_epoch"] / twelve)
         assert row["own_timed_as"] == "steps in place"  # a CPU: wall time, no GPU kernels
         assert row["own_seconds_per_epoch"] > 0
-        assert row["outside_share"] == pytest.approx(
-            max(0.0, 1 - row["own_seconds_per_epoch"] / row["seconds_per_epoch"])
-        )
+        shares = [
+            max(0.0, 1 - own / epoch)
+            for own, epoch in zip(row["round_own_seconds"], row["round_seconds"], strict=True)
+        ]
+        assert row["outside_share"] == pytest.approx(sum(shares) / 2)  # the median of two
+        assert row["own_seconds_per_epoch"] == pytest.approx(sum(row["round_own_seconds"]) / 2)
         assert row["one_off_seconds"] == {}  # nothing to compile on a CPU
+        rounds = row["round_seconds"]
+        assert len(rounds) == 2
+        assert min(rounds) <= row["seconds_per_epoch"] <= max(rounds)
+        assert f"{min(rounds):.2f}-{max(rounds):.2f}" in text
         assert f"{row['seconds_per_epoch']:.3f}" in text
         assert f"{row['outside_share']:7.0%}" in text
     variants = [r["name"] for r in result["steps"]]
@@ -274,6 +282,23 @@ def test_only_the_gpus_own_rows_count_as_kernel_time():
     assert bench._kernel_micros(row(DeviceType.CUDA, 9.0, is_user_annotation=True)) == 0.0
     old = SimpleNamespace(device_type=DeviceType.CUDA, self_cuda_time_total=3.0)  # torch < 2.4
     assert bench._kernel_micros(old) == 3.0
+
+
+def test_the_stages_take_turns_and_each_run_has_a_warm_up_epoch(digits: Data, monkeypatch):
+    runs = []
+
+    def run_stage(stage, training, output, out, data):
+        runs.append((stage.number, training.epochs))
+        return original(stage, training, output, out=out, data=data)
+
+    original = bench.run_stage
+    monkeypatch.setattr(bench, "run_stage", run_stage)
+    training = Training(limit=500)
+    rows = bench.time_stages(["05", "07"], digits.head(500), training, rounds=3, epochs=2)
+    assert runs == [("05", 3), ("07", 3)] * 3
+    for row in rows:
+        assert len(row["round_seconds"]) == 3
+        assert row["session"].history[-1].valid_loss == row["valid_loss"]
 
 
 def test_bench_without_stage_13_has_no_step_table(tmp_path, capsys):

@@ -2,15 +2,18 @@
 
 Three tables, measured in one run on one machine so their ratios mean something:
 
-* stages: seconds per epoch (validation included, as a learner waits for it), the median of
-  several epochs after one warm-up epoch, and training samples per second; one-off work a
-  stage sets apart (compiling, capturing a CUDA graph) in its own column; and the share of the
-  epoch spent *outside* the model's own work. That work is timed after the epochs: the
-  epoch's number of training steps on one batch already in place, plus one validation pass.
-  On CUDA it is the GPU's kernel time in them (``torch.profiler``), elsewhere their wall
-  time. The rest (collating batches, copying them, waiting for ``loss.item()``, launching
-  kernels from Python, a second validation pass) is outside: it is why the tutorial's GPU
-  section is slow on a GPU;
+* stages: seconds per epoch (validation included, as a learner waits for it) and training
+  samples per second. The stages take turns: each of several rounds runs every stage file
+  afresh for one warm-up epoch and the measured ones, so that a slow spell of the machine
+  falls on all stages alike; the figure is the median of all measured epochs, beside the
+  fastest and the slowest round (on a shared machine they can lie 30% apart). One-off work a
+  stage sets apart (compiling, capturing a CUDA graph) has its own column, and the share of
+  the epoch spent *outside* the model's own work another. Own work is the epoch's number of
+  training steps on one batch already in place, plus one validation pass: on CUDA the GPU's
+  kernel time in them (``torch.profiler``, once, after every other figure), elsewhere their
+  wall time, right after each run (the median share is kept). The rest (collating batches,
+  copying them, waiting for ``loss.item()``, launching kernels from Python, a second
+  validation pass) is outside: it is why the tutorial's GPU section is slow on a GPU;
 * training steps: stage 13's step with each of its changes, one at a time, in alternating
   rounds (each row names what it adds), so that the stage's docstring can say what each buys;
 * data paths: one logistic-regression training epoch fed three ways: slicing tensors (stages
@@ -52,6 +55,7 @@ from nnreally.options import (
     Parser,
     Training,
     add_training_options,
+    positive_int,
     resolve_device,
     training_options,
 )
@@ -62,7 +66,8 @@ DEFAULT_STAGES = "05,07,08,11,12,13"
 GRAPH = "13g"  # stage 13 with --cuda-graph, added on CUDA
 LOGISTIC_LR = 0.5
 BS = 64  # the tutorial's batch size
-MEASURED_EPOCHS = 3  # epochs timed per stage, after one warm-up epoch
+ROUNDS = 3  # times each stage is run, the stages taking turns
+MEASURED_EPOCHS = 1  # epochs timed per run, after one warm-up epoch
 MIN_SECONDS = 0.25  # a timed stretch of repeated calls lasts at least this long
 STEP_ROUNDS = 5  # alternating rounds of the training-step variants; the median is kept
 PROFILED_STEPS = 50  # training steps whose GPU kernel time is measured
@@ -201,35 +206,89 @@ def own_work(session: Session) -> tuple[float, str] | None:
     return steps * train + seconds_per_call(validate, device), "steps in place"
 
 
-def time_stage(key: str, data: Data, training: Training, epochs: int) -> dict:
-    """Median seconds per epoch of one stage after a warm-up epoch, and where the time went."""
-    stage = find(key.rstrip("g"))
+def run_once(key: str, data: Data, training: Training, epochs: int) -> Session:
+    """Run one stage (``13g``: 13 with a CUDA graph) for a warm-up epoch and ``epochs`` more."""
     training = replace(training, epochs=epochs + 1, cuda_graph=key == GRAPH)
-    session = run_stage(stage, training, Output(quiet=True), out=io.StringIO(), data=data)
-    seconds = statistics.median(e.seconds for e in session.history[1:])
+    return run_stage(
+        find(key.rstrip("g")), training, Output(quiet=True), out=io.StringIO(), data=data
+    )
+
+
+def time_stages(
+    keys: Sequence[str],
+    data: Data,
+    training: Training,
+    rounds: int,
+    epochs: int,
+    own_work_each_round: bool = True,
+) -> list[dict]:
+    """Seconds per epoch of each stage, the stages taking turns for ``rounds`` rounds.
+
+    Each run's first epoch is a warm-up; the figure is the median of every other epoch of
+    every run, and ``round_seconds`` holds each run's own median, to show the spread. With
+    ``own_work_each_round`` the stage's own work is timed right after each run, so that the
+    share outside it compares figures of the same minutes (the median share is kept).
+    """
+    runs: dict[str, list[Session]] = {key: [] for key in keys}
+    own: dict[str, list[tuple[float, str] | None]] = {key: [] for key in keys}
+    for round_ in range(1, rounds + 1):
+        for key in keys:
+            print(f"bench: stage {key}, round {round_} of {rounds} ...", end=" ", file=sys.stderr)
+            runs[key].append(run_once(key, data, training, epochs))
+            seconds = statistics.median(e.seconds for e in runs[key][-1].history[1:])
+            print(f"{seconds:.3f} s/epoch", file=sys.stderr, flush=True)
+            if own_work_each_round:
+                own[key].append(own_work_as_run(runs[key][-1]))
+    rows = [_stage_row(key, runs[key], len(data.x_train)) for key in keys]
+    if own_work_each_round:
+        for row in rows:
+            _set_outside_share(row, own[row["stage"]], row["round_seconds"])
+    return rows
+
+
+def _stage_row(key: str, sessions: list[Session], samples: int) -> dict:
+    measured = [[e.seconds for e in session.history[1:]] for session in sessions]
+    seconds = statistics.median(itertools.chain.from_iterable(measured))
+    last = sessions[-1]  # every run trains alike from the same seed
     return {
         "stage": key,
-        "title": "fast + CUDA graph" if key == GRAPH else stage.title,
+        "title": "fast + CUDA graph" if key == GRAPH else find(key.rstrip("g")).title,
         "seconds_per_epoch": seconds,
-        "samples_per_second": len(data.x_train) / seconds,
-        "one_off_seconds": session.untimed,
-        "valid_loss": session.history[-1].valid_loss,
-        "valid_acc": session.history[-1].valid_acc,
-        "session": session,  # for the tables that follow; not written to the JSON
+        "round_seconds": [statistics.median(epochs) for epochs in measured],
+        "samples_per_second": samples / seconds,
+        "one_off_seconds": sessions[0].untimed,  # the first run's: the coldest caches
+        "valid_loss": last.history[-1].valid_loss,
+        "valid_acc": last.history[-1].valid_acc,
+        "session": last,  # for the tables that follow; not written to the JSON
     }
 
 
-def add_outside_share(row: dict) -> None:
-    """Time the stage's own work (after every other figure: a profiler slows what follows).
-
-    With the thread count and cuDNN setting the stage ran with.
-    """
-    session = row["session"]
+def own_work_as_run(session: Session) -> tuple[float, str] | None:
+    """``own_work``, with the thread count and cuDNN setting the stage ran with."""
     with process_wide(**session.ran_with):
-        own = own_work(session)
-    row["own_seconds_per_epoch"] = own and own[0]
-    row["own_timed_as"] = own and own[1]
-    row["outside_share"] = own and max(0.0, 1 - own[0] / row["seconds_per_epoch"])
+        return own_work(session)
+
+
+def _set_outside_share(
+    row: dict, own: Sequence[tuple[float, str] | None], epoch_seconds: Sequence[float]
+) -> None:
+    """The stage's own work and the share of the epoch outside it: medians over the runs."""
+    if not own or any(o is None for o in own):
+        row.update(own_seconds_per_epoch=None, own_timed_as=None, outside_share=None)
+        return
+    row["round_own_seconds"] = [o[0] for o in own]
+    shares = [max(0.0, 1 - o[0] / e) for o, e in zip(own, epoch_seconds, strict=True)]
+    row["own_seconds_per_epoch"] = statistics.median(row["round_own_seconds"])
+    row["own_timed_as"] = own[0][1]
+    row["outside_share"] = statistics.median(shares)
+
+
+def add_outside_share(row: dict) -> None:
+    """Time the last run's own work once: on CUDA, after every other figure.
+
+    A profiler slows what follows it, and can break a later CUDA graph's replay.
+    """
+    _set_outside_share(row, [own_work_as_run(row["session"])], [row["seconds_per_epoch"]])
 
 
 @dataclass(frozen=True)
@@ -439,17 +498,20 @@ def report(result: dict) -> str:
         f"load: 1-minute load average {_load(load['start'])} at the start, "
         f"{_load(load['end'])} at the end, on {m['cpu_count']} CPUs (above that, other programs "
         "competed for them)",
-        f"data: {result['data']}; epochs measured: {result['epochs']} after 1 warm-up",
+        f"data: {result['data']}; {result['rounds']} rounds, the stages taking turns, each run "
+        f"{result['epochs']} measured epoch(s) after 1 warm-up",
         f"one-off: first optim.SGD(...) in the process {result['first_optimizer_seconds']:.2f} s "
         "(lazy import, not charged to any epoch)",
         "",
-        "stage  title                  s/epoch  samples/s   vs 12  outside  one-off s  valid loss",
+        "stage  title                  s/epoch  rounds (s)     samples/s   vs 12  outside  "
+        "one-off s  valid loss",
     ]
     for r in result["stages"]:
         ratio = "      -" if r["vs_12"] is None else f"{r['vs_12']:6.2f}x"
         outside = "      -" if r["outside_share"] is None else f"{r['outside_share']:7.0%}"
+        spread = f"{min(r['round_seconds']):.2f}-{max(r['round_seconds']):.2f}"
         lines.append(
-            f"{r['stage']:<5}  {r['title']:<20} {r['seconds_per_epoch']:>8.3f}  "
+            f"{r['stage']:<5}  {r['title']:<20} {r['seconds_per_epoch']:>8.3f}  {spread:<11}  "
             f"{r['samples_per_second']:>9,.0f}  {ratio}  {outside}   "
             f"{_one_off(r['one_off_seconds'])}  {r['valid_loss']:>10.4f}"
         )
@@ -481,7 +543,16 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.benc
         "--stages", default=None, help=f"stages to time (default {DEFAULT_STAGES}, +13g on CUDA)"
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
-    add_training_options(parser)  # --epochs: the epochs measured, after one warm-up epoch
+    parser.add_argument(
+        "--rounds",
+        type=positive_int,
+        default=ROUNDS,
+        help=f"times each stage is run, the stages taking turns (default {ROUNDS})",
+    )
+    add_training_options(
+        parser,
+        epochs_help=f"epochs measured per run, after one warm-up epoch (default {MEASURED_EPOCHS})",
+    )
     parser.set_defaults(data="digits", epochs=MEASURED_EPOCHS)
     return guarded(prog, lambda: _bench(parser.parse_args(argv)))
 
@@ -498,12 +569,8 @@ def _bench(args) -> int:
         keys.append(GRAPH)
     if GRAPH in keys and device.type != "cuda":
         raise UsageError(f"{GRAPH} (stage 13 with a CUDA graph) needs --device cuda")
-    stages = []
-    for key in keys:
-        print(f"bench: stage {key} ...", end=" ", file=sys.stderr, flush=True)
-        row = time_stage(key, data, training, training.epochs)
-        print(f"{row['seconds_per_epoch']:.3f} s/epoch", file=sys.stderr, flush=True)
-        stages.append(row)
+    profiled = device.type == "cuda"  # the GPU's kernels are profiled once, at the end
+    stages = time_stages(keys, data, training, args.rounds, training.epochs, not profiled)
     reference = next((r["seconds_per_epoch"] for r in stages if r["stage"] == "12"), None)
     for row in stages:
         row["vs_12"] = None if reference is None else row["seconds_per_epoch"] / reference
@@ -513,22 +580,24 @@ def _bench(args) -> int:
         print("bench: training steps ...", file=sys.stderr, flush=True)
         steps = time_steps(stage13)
     print("bench: data paths ...", file=sys.stderr, flush=True)
-    data_paths = time_data_paths(data, device, training.epochs, training.bs or BS)
-    print("bench: the model's own work ...", file=sys.stderr, flush=True)
-    teardown = os.environ.get("TEARDOWN_CUPTI")
-    if device.type == "cuda" and teardown is None:  # a profiler detached from CUDA can
-        os.environ["TEARDOWN_CUPTI"] = "0"  # break a later CUDA graph's replay
-    try:
-        for row in stages:
-            add_outside_share(row)
-    finally:
-        if teardown is None:
-            os.environ.pop("TEARDOWN_CUPTI", None)
+    data_paths = time_data_paths(data, device, args.rounds * training.epochs, training.bs or BS)
+    if profiled:
+        print("bench: the model's own work ...", file=sys.stderr, flush=True)
+        teardown = os.environ.get("TEARDOWN_CUPTI")
+        if teardown is None:  # a profiler detached from CUDA can break a later graph's replay
+            os.environ["TEARDOWN_CUPTI"] = "0"
+        try:
+            for row in stages:
+                add_outside_share(row)
+        finally:
+            if teardown is None:
+                os.environ.pop("TEARDOWN_CUPTI", None)
     result = {
         "date": datetime.date.today().isoformat(),
         "machine": machine(device),
         "load_average": {"start": load_start, "end": load_average()},
         "data": data.describe(),
+        "rounds": args.rounds,
         "epochs": training.epochs,
         "bs": training.bs or BS,
         "first_optimizer_seconds": one_off,

@@ -102,10 +102,12 @@ class Output:
     quiet: bool = False
 
 
-def add_training_options(parser: argparse.ArgumentParser) -> None:
+def add_training_options(
+    parser: argparse.ArgumentParser, epochs_help: str = "epochs (default: the stage's own, 2)"
+) -> None:
     """The options that say how a stage trains (the fields of ``Training``)."""
     add = parser.add_argument
-    add("--epochs", type=non_negative_int, help="epochs (default: the stage's own, 2)")
+    add("--epochs", type=non_negative_int, help=epochs_help)
     add("--bs", type=positive_int, help="batch size (default: the stage's own, 64)")
     add("--lr", type=positive_float, help="learning rate (default: the stage's own, 0.5 or 0.1)")
     add("--seed", type=non_negative_int, default=SEED, help=f"random seed (default {SEED})")
