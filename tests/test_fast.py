@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import statistics
 import time
 
 import pytest
@@ -284,26 +285,33 @@ def test_only_the_gpus_own_rows_count_as_kernel_time():
     assert bench._kernel_micros(old) == 3.0
 
 
-def test_the_stages_take_turns_and_each_run_has_a_warm_up_epoch(digits: Data, monkeypatch):
-    runs = []
+def test_the_stages_take_turns_and_each_runs_own_work_follows_it(digits: Data, monkeypatch):
+    events = []
 
     def run_stage(stage, training, output, out, data):
-        runs.append((stage.number, training.epochs))
+        events.append(("run", stage.number, training.epochs))  # a warm-up and the measured
         return original(stage, training, output, out=out, data=data)
+
+    def own_work(session):
+        events.append(("own work", session.stage.number))
+        return 0.001 * len(events), "steps in place"
 
     original = bench.run_stage
     monkeypatch.setattr(bench, "run_stage", run_stage)
-    training = Training(limit=500)
-    rows = bench.time_stages(["05", "07"], digits.head(500), training, rounds=3, epochs=2)
-    assert runs == [("05", 3), ("07", 3)] * 3
+    monkeypatch.setattr(bench, "own_work", own_work)
+    rows = bench.time_stages(["05", "07"], digits.head(500), Training(), rounds=3, epochs=2)
+    turn = [("run", "05", 3), ("own work", "05"), ("run", "07", 3), ("own work", "07")]
+    assert events == turn * 3
     for row in rows:
         assert len(row["round_seconds"]) == 3
+        assert len(row["round_own_seconds"]) == 3
+        assert row["own_seconds_per_epoch"] == statistics.median(row["round_own_seconds"])
         assert row["session"].history[-1].valid_loss == row["valid_loss"]
 
 
 def test_bench_without_stage_13_has_no_step_table(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    args = ["--stages", "05", "--epochs", "1", "--limit", "500", "--json", str(out)]
+    args = ["--stages", "05", "--rounds", "1", "--limit", "500", "--json", str(out)]
     assert bench.main(args) == 0
     assert "training step (bs" not in capsys.readouterr().out
     result = json.loads(out.read_text())
@@ -314,6 +322,13 @@ def test_bench_without_stage_13_has_no_step_table(tmp_path, capsys):
 def test_bench_rejects_unknown_stage(capsys):
     assert bench.main(["--stages", "77", "--limit", "100"]) == 2
     assert "unknown stage '77'" in capsys.readouterr().err
+
+
+def test_bench_needs_a_measured_epoch(capsys):
+    assert bench.main(["--stages", "05", "--epochs", "0", "--limit", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "--epochs: the bench needs at least 1 measured epoch per run" in err
+    assert "Traceback" not in err
 
 
 # --- on a GPU (skipped elsewhere) ---------------------------------------------------------------

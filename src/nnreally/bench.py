@@ -498,8 +498,8 @@ def report(result: dict) -> str:
         f"load: 1-minute load average {_load(load['start'])} at the start, "
         f"{_load(load['end'])} at the end, on {m['cpu_count']} CPUs (above that, other programs "
         "competed for them)",
-        f"data: {result['data']}; {result['rounds']} rounds, the stages taking turns, each run "
-        f"{result['epochs']} measured epoch(s) after 1 warm-up",
+        f"data: {result['data']}; {result['rounds']} rounds, the stages taking turns; each run "
+        f"{result['epochs']} measured epoch{'s' * (result['epochs'] != 1)} after 1 warm-up",
         f"one-off: first optim.SGD(...) in the process {result['first_optimizer_seconds']:.2f} s "
         "(lazy import, not charged to any epoch)",
         "",
@@ -562,6 +562,8 @@ def _bench(args) -> int:
     one_off = first_optimizer_seconds()  # before anything else builds an optimizer
     warm_up()
     training = training_options(args)
+    if training.epochs == 0:
+        raise UsageError("--epochs: the bench needs at least 1 measured epoch per run")
     device = resolve_device(training.device)
     data = load_data(training.data, training.data_dir).head(training.limit)
     keys = (args.stages or DEFAULT_STAGES).split(",")
