@@ -313,7 +313,9 @@ def test_bench_without_stage_13_has_no_step_table(tmp_path, capsys):
     out = tmp_path / "bench.json"
     args = ["--stages", "05", "--rounds", "1", "--limit", "500", "--json", str(out)]
     assert bench.main(args) == 0
-    assert "training step (bs" not in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "training step (bs" not in text
+    assert "1 round, the stages taking turns; each run 1 measured epoch after" in text
     result = json.loads(out.read_text())
     assert result["steps"] == []
     assert result["stages"][0]["vs_12"] is None  # no stage 12 to compare with

@@ -498,7 +498,8 @@ def report(result: dict) -> str:
         f"load: 1-minute load average {_load(load['start'])} at the start, "
         f"{_load(load['end'])} at the end, on {m['cpu_count']} CPUs (above that, other programs "
         "competed for them)",
-        f"data: {result['data']}; {result['rounds']} rounds, the stages taking turns; each run "
+        f"data: {result['data']}; {result['rounds']} round{'s' * (result['rounds'] != 1)}, "
+        "the stages taking turns; each run "
         f"{result['epochs']} measured epoch{'s' * (result['epochs'] != 1)} after 1 warm-up",
         f"one-off: first optim.SGD(...) in the process {result['first_optimizer_seconds']:.2f} s "
         "(lazy import, not charged to any epoch)",
