@@ -10,6 +10,7 @@ import time
 
 import pytest
 import torch
+from torch.torch_version import TorchVersion
 
 from nnreally import bench, cli
 from nnreally.data import Data
@@ -240,8 +241,10 @@ def test_each_step_variant_is_timed_with_its_own_settings(digits: Data, monkeypa
 
 def test_the_fused_optimizer_step_is_timed_only_where_pytorch_has_one(monkeypatch):
     cpu = torch.device("cpu")
-    fused = [v for v in bench.step_variants(cpu) if v.fused]
-    assert bool(fused) == bench.fused_sgd_available(cpu)
+    if TorchVersion(torch.__version__) >= "2.4":  # PyTorch's first fused SGD step for CPUs
+        assert bench.fused_sgd_available(cpu)
+        fused = [v.name for v in bench.step_variants(cpu) if v.fused]
+        assert fused == ["channels_last, fused SGD (left out)"]
     sgd = torch.optim.SGD
 
     def without_fused(params, lr, fused=None, **kwargs):
@@ -252,6 +255,21 @@ def test_the_fused_optimizer_step_is_timed_only_where_pytorch_has_one(monkeypatc
     monkeypatch.setattr(torch.optim, "SGD", without_fused)
     assert not bench.fused_sgd_available(cpu)
     assert not any(v.fused for v in bench.step_variants(cpu))
+
+
+def test_a_stage_profiled_once_has_the_keys_of_one_timed_after_each_run(digits: Data, monkeypatch):
+    data = digits.head(500)
+    no_model = bench.time_stages(["01"], data, Training(), rounds=1, epochs=1)[0]
+    assert no_model["outside_share"] is no_model["round_own_seconds"] is None  # no opt to time
+    monkeypatch.setattr(bench, "own_work", lambda session: (1e-4, "GPU kernels"))
+    per_run = bench.time_stages(["05"], data, Training(), rounds=2, epochs=1)[0]
+    once = bench.time_stages(["05"], data, Training(), 2, 1, own_work_each_round=False)[0]
+    bench.add_outside_share(once)  # as on CUDA: after every other figure
+    assert per_run.keys() == once.keys() == no_model.keys()
+    assert per_run["round_own_seconds"] == [1e-4, 1e-4]
+    assert once["round_own_seconds"] is None  # timed once, not per run
+    assert once["own_timed_as"] == "GPU kernels"
+    assert once["outside_share"] == pytest.approx(1 - 1e-4 / once["seconds_per_epoch"])
 
 
 def test_a_stages_own_work_is_timed_with_the_settings_it_ran_with(digits: Data, monkeypatch):
@@ -367,9 +385,11 @@ def test_cuda_graph_trains_as_stage_13_does(digits: Data):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_bench_on_cuda_times_kernels_and_graphs(tmp_path):
     out = tmp_path / "bench.json"
-    args = ["--device", "cuda", "--stages", "12,13,13g", "--epochs", "1", "--limit", "5000"]
+    args = ["--device", "cuda", "--stages", "12,13,13g", "--rounds", "1", "--limit", "5000"]
     assert bench.main([*args, "--json", str(out)]) == 0
     result = json.loads(out.read_text())
+    assert [len(r["round_seconds"]) for r in result["stages"]] == [1] * 3
+    assert [r["round_own_seconds"] for r in result["stages"]] == [None] * 3  # profiled once
     assert [r["own_timed_as"] for r in result["stages"]] == ["GPU kernels"] * 3
     assert all(0 <= r["outside_share"] < 1 for r in result["stages"])
     assert [r["name"] for r in result["steps"]] == [

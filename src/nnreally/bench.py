@@ -6,7 +6,7 @@ Three tables, measured in one run on one machine so their ratios mean something:
   samples per second. The stages take turns: each of several rounds runs every stage file
   afresh for one warm-up epoch and the measured ones, so that a slow spell of the machine
   falls on all stages alike; the figure is the median of all measured epochs, beside the
-  fastest and the slowest round (on a shared machine they can lie 30% apart). One-off work a
+  fastest and the slowest run (on a shared machine they can lie 30% apart). One-off work a
   stage sets apart (compiling, capturing a CUDA graph) has its own column, and the share of
   the epoch spent *outside* the model's own work another. Own work is the epoch's number of
   training steps on one batch already in place, plus one validation pass: on CUDA the GPU's
@@ -273,6 +273,7 @@ def _set_outside_share(
     row: dict, own: Sequence[tuple[float, str] | None], epoch_seconds: Sequence[float]
 ) -> None:
     """The stage's own work and the share of the epoch outside it: medians over the runs."""
+    row["round_own_seconds"] = None
     if not own or any(o is None for o in own):
         row.update(own_seconds_per_epoch=None, own_timed_as=None, outside_share=None)
         return
@@ -289,6 +290,7 @@ def add_outside_share(row: dict) -> None:
     A profiler slows what follows it, and can break a later CUDA graph's replay.
     """
     _set_outside_share(row, [own_work_as_run(row["session"])], [row["seconds_per_epoch"]])
+    row["round_own_seconds"] = None  # timed once, not per run
 
 
 @dataclass(frozen=True)
@@ -314,7 +316,9 @@ class Variant:
 
 
 def fused_sgd_available(device: torch.device) -> bool:
-    """Whether this PyTorch has a fused SGD step for ``device`` (CPU from torch 2.4)."""
+    """Whether this PyTorch has a fused SGD step for ``device`` (older ones have none)."""
+    if device.type == "cuda" and not torch.cuda.is_available():
+        return False
     try:
         torch.optim.SGD([torch.zeros(1, device=device, requires_grad=True)], lr=1.0, fused=True)
     except (TypeError, RuntimeError, ValueError):  # no ``fused`` argument, or not here
@@ -330,6 +334,10 @@ def step_variants(device: torch.device) -> list[Variant]:
     if device.type == "cuda":
         stage13 = {"compiled": True, "deterministic": True}
         graph13 = {**stage13, "graph": True}
+        fused = [
+            Variant("stage 13 + fused SGD (not in 13)", **stage13, fused=True),
+            Variant("13g + fused SGD (not in 13)", **graph13, fused=True),
+        ]
         return [
             Variant("eager (stage 12's step)"),
             Variant("channels_last weights (left out)", channels_last=True),
@@ -339,8 +347,7 @@ def step_variants(device: torch.device) -> list[Variant]:
             Variant("deterministic, compiled, CUDA graph (13g)", **graph13),
             Variant("default cuDNN, compiled, CUDA graph", compiled=True, graph=True),
             Variant("13g + cudnn.benchmark (not in 13)", **graph13, benchmark=True),
-            Variant("stage 13 + fused SGD (not in 13)", **stage13, fused=True),
-            Variant("13g + fused SGD (not in 13)", **graph13, fused=True),
+            *(fused if fused_sgd_available(device) else []),
         ]
     variants = [
         Variant("default layout (stage 12's step)"),
@@ -559,12 +566,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.benc
 
 
 def _bench(args) -> int:
-    load_start = load_average()
-    one_off = first_optimizer_seconds()  # before anything else builds an optimizer
-    warm_up()
     training = training_options(args)
     if training.epochs == 0:
         raise UsageError("--epochs: the bench needs at least 1 measured epoch per run")
+    load_start = load_average()
+    one_off = first_optimizer_seconds()  # before anything else builds an optimizer
+    warm_up()
     device = resolve_device(training.device)
     data = load_data(training.data, training.data_dir).head(training.limit)
     keys = (args.stages or DEFAULT_STAGES).split(",")
