@@ -21,13 +21,14 @@ section has its tables), ``torch.profiler`` and runs of this stage:
   in the convolutions, and the four costs above are about a quarter of stage 12's epoch.
   Weights stored ``channels_last``, oneDNN's own layout, make a step about 0.9x as long; with
   the new data path an epoch takes 0.73x stage 12's (0.62x to 0.75x over six runs of the
-  bench). Left out: one thread (1.27x as long on an idle machine, though far faster while
+  bench). Left out: one thread (1.28x as long on an idle machine, though far faster while
   another program holds a core), a fused or ``foreach`` SGD step and larger validation batches
   (no gain beyond the machine's noise), ``torch.compile`` (slower per step on this CPU). What
   is left is the step itself: oneDNN's convolutions take 0.69 ms of a 1.7 ms step
   (``ONEDNN_VERBOSE=1``), and a step on one image still takes 0.4 ms of Python, autograd and
-  dispatch. Batches of 128 would cut the time per epoch to 0.75x again, but after four epochs
-  the model is 14% worse than stage 12's (validation loss 0.237 against 0.208).
+  dispatch. Batches of 128 would cut the time per epoch to a further 0.75x, but after four
+  epochs the model is 14% worse than stage 12's after four (validation loss 0.237 against
+  0.208).
 * On a GPU (one H200, torch 2.11) stage 12 spends 95% of its epoch outside the GPU's kernels:
   0.09 s of kernels in 1.98 s. This stage still launches every kernel from Python, so the
   host stays the limit: 1.3x as fast as stage 12. ``--cuda-graph`` captures the whole step
