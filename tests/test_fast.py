@@ -344,6 +344,17 @@ def test_bench_rejects_unknown_stage(capsys):
     assert "unknown stage '77'" in capsys.readouterr().err
 
 
+def test_bench_options_say_what_they_mean_here(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "epochs measured per run, after one warm-up epoch (default 1)" in text
+    assert "(default digits: the same data on every machine)" in text
+    assert bench.main(["--stages", "13", "--cuda-graph", "--limit", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "--cuda-graph: the bench times it as stage 13g (--stages 12,13,13g)" in err
+
+
 def test_bench_needs_a_measured_epoch(capsys):
     assert bench.main(["--stages", "05", "--epochs", "0", "--limit", "100"]) == 2
     err = capsys.readouterr().err

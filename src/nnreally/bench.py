@@ -559,7 +559,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.benc
     )
     add_training_options(
         parser,
-        epochs_help=f"epochs measured per run, after one warm-up epoch (default {MEASURED_EPOCHS})",
+        helps={
+            "epochs": "epochs measured per run, after one warm-up epoch "
+            f"(default {MEASURED_EPOCHS})",
+            "data": "digits, auto, mnist, fashion-mnist, or a path to a .pkl.gz or an IDX folder "
+            "(default digits: the same data on every machine)",
+            "cuda_graph": f"not here: the bench times stage 13 with a CUDA graph as stage {GRAPH}",
+        },
     )
     parser.set_defaults(data="digits", epochs=MEASURED_EPOCHS)
     return guarded(prog, lambda: _bench(parser.parse_args(argv)))
@@ -569,6 +575,10 @@ def _bench(args) -> int:
     training = training_options(args)
     if training.epochs == 0:
         raise UsageError("--epochs: the bench needs at least 1 measured epoch per run")
+    if training.cuda_graph:
+        raise UsageError(
+            f"--cuda-graph: the bench times it as stage {GRAPH} (--stages 12,13,{GRAPH})"
+        )
     load_start = load_average()
     one_off = first_optimizer_seconds()  # before anything else builds an optimizer
     warm_up()

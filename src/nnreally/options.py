@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -103,11 +104,19 @@ class Output:
 
 
 def add_training_options(
-    parser: argparse.ArgumentParser, epochs_help: str = "epochs (default: the stage's own, 2)"
+    parser: argparse.ArgumentParser, helps: Mapping[str, str] | None = None
 ) -> None:
-    """The options that say how a stage trains (the fields of ``Training``)."""
-    add = parser.add_argument
-    add("--epochs", type=non_negative_int, help=epochs_help)
+    """The options that say how a stage trains (the fields of ``Training``).
+
+    ``helps`` replaces the help of some, by name, for a program that sets other defaults.
+    """
+    helps = helps or {}
+
+    def add(flag: str, **kwargs) -> None:
+        name = flag.removeprefix("--").replace("-", "_")
+        parser.add_argument(flag, **{**kwargs, "help": helps.get(name, kwargs["help"])})
+
+    add("--epochs", type=non_negative_int, help="epochs (default: the stage's own, 2)")
     add("--bs", type=positive_int, help="batch size (default: the stage's own, 64)")
     add("--lr", type=positive_float, help="learning rate (default: the stage's own, 0.5 or 0.1)")
     add("--seed", type=non_negative_int, default=SEED, help=f"random seed (default {SEED})")
