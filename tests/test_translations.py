@@ -168,3 +168,87 @@ def test_the_module_runs_as_a_command():
         check=False,
     )
     assert (done.returncode, done.stderr) == (0, "")
+
+
+# One term per concept: stages/zh/glossary.toml gives each concept its Chinese term and the
+# variants that must not appear in any Chinese narrative.
+
+GLOSSARY = sidecar(find("01"), "zh").parent / "glossary.toml"
+
+
+def glossary() -> list[dict]:
+    """The glossary's entries, in file order: each with ``en``, ``zh`` and ``avoid``."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - the tests run on 3.11+
+        import tomli as tomllib
+    with GLOSSARY.open("rb") as f:
+        return tomllib.load(f)["term"]
+
+
+def avoided(text: str, terms: list[dict]) -> list[tuple[str, str]]:
+    """``(variant, term)`` for each avoided variant that ``text`` uses instead of the term.
+
+    ``code`` spans are not checked, and a variant that lies inside one of the glossary's own
+    terms does not count (批量 inside 小批量 is the term itself, not the variant).
+    """
+    text = CODE.sub(" ", text)
+    allowed = [(m.start(), m.end()) for t in terms for m in re.finditer(re.escape(t["zh"]), text)]
+    found = []
+    for term in terms:
+        for variant in term["avoid"]:
+            for m in re.finditer(re.escape(variant), text):
+                if not any(a <= m.start() and m.end() <= b for a, b in allowed):
+                    found.append((variant, term["zh"]))
+    return found
+
+
+def test_the_glossary_parses_and_every_entry_is_complete():
+    terms = glossary()
+    assert len(terms) >= 31
+    for term in terms:
+        assert set(term) == {"en", "zh", "avoid"}, term
+        assert isinstance(term["avoid"], list), term
+        assert term["avoid"], term
+        texts = [term["en"], term["zh"], *term["avoid"]]
+        assert all(isinstance(text, str) for text in texts), term
+        assert all(text.strip() for text in texts), term
+        assert term["zh"] not in term["avoid"], term
+    english = [term["en"] for term in terms]
+    assert len(set(english)) == len(english), "an English term is in the glossary twice"
+
+
+def test_the_glossary_covers_the_recurring_concepts():
+    wanted = {
+        "batch size", "mini-batch", "epoch", "learning rate", "loss", "validation set",
+        "training set", "accuracy", "gradient", "parameter", "weight", "bias", "tensor",
+        "model", "optimizer", "layer", "convolution", "activation function",
+        "logistic regression", "log-likelihood", "device", "process", "rank", "seed", "step",
+        "autograd", "in-place", "leaf tensor", "momentum", "data loader", "dataset",
+    }  # fmt: skip
+    english = {term["en"].split(" (")[0] for term in glossary()}
+    assert not wanted - english, f"the glossary lacks {wanted - english}"
+
+
+def test_no_term_is_another_terms_variant():
+    terms = glossary()
+    variants = {variant: term["zh"] for term in terms for variant in term["avoid"]}
+    clashes = {term["zh"]: variants[term["zh"]] for term in terms if term["zh"] in variants}
+    assert not clashes, f"terms that another entry avoids (term: whose variant): {clashes}"
+
+
+@STAGES
+def test_each_chinese_narrative_uses_the_glossary_terms(stage: Stage):
+    terms = glossary()
+    for number, text in enumerate(narrative(stage, "zh"), 1):
+        found = avoided(text, terms)
+        assert not found, f"stage {stage.number} cell {number}: use {found} (variant, term)"
+
+
+def test_an_avoided_variant_is_caught():
+    terms = glossary()
+    text = "每个批次有 64 张图片，用 ``batch_size`` 设置；学习速率为 0.5。"
+    assert avoided(text, terms) == [("批次", "小批量"), ("学习速率", "学习率"), ("图片", "图像")]
+    assert ("批量大小", "批大小") in avoided("批量大小是 64", terms)
+    # the terms themselves, and the same words inside code, are not caught
+    assert avoided("小批量的批大小是 64，学习率为 0.5；``# 批量大小``", terms) == []
