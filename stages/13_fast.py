@@ -2,51 +2,38 @@
 
 Beyond the tutorial. Builds on stage 12: same model, learning rate, momentum, batch size and
 epochs; what changes is how the data reaches the model and how each step runs. Stage 12 pays
-four costs per step that have nothing to do with learning:
-
-* the ``DataLoader`` collates each batch from 64 separate samples in Python;
-* every batch is copied from the host to the device;
-* ``loss.item()`` makes the host wait for the device after every step (a sync);
-* validation reads the validation set twice, in small batches, copying each batch again.
+costs that have nothing to do with learning: the ``DataLoader`` collates each batch from 64
+separate samples in Python, every batch is copied from the host to the device, and
+``loss.item()`` makes the host wait for the device after every step; each epoch it also reads
+the validation set twice, in small batches, copying each batch again.
 
 Here the whole data set is reshaped and moved to the device once. Each epoch shuffles an index
 (``randperm(n).split(bs)``) and gathers each batch with one indexing operation on the device.
 Batch losses stay on the device and are read once per epoch, so the host can queue work ahead
 of the device. Validation runs in batches of 2,000 under ``torch.inference_mode()``.
 
-What each change buys, measured with ``python -m nnreally.bench`` (the README's performance
-section has its tables), ``torch.profiler`` and runs of this stage:
+What each change buys (the README's performance section has the figures, and
+``python -m nnreally.bench`` measures them on your machine):
 
-* On a CPU (2 cores, torch 2.13) a step is arithmetic: ``torch.profiler`` puts two thirds of it
-  in the convolutions, and the four costs above are about a quarter of stage 12's epoch.
-  Weights stored ``channels_last``, oneDNN's own layout, make a step about 0.9x as long; with
-  the new data path an epoch takes 0.73x stage 12's (0.62x to 0.75x over six runs of the
-  bench). Left out: one thread (1.28x as long on an idle machine, though far faster while
-  another program holds a core), a fused or ``foreach`` SGD step and larger validation batches
-  (no gain beyond the machine's noise), ``torch.compile`` (slower per step on this CPU). What
-  is left is the step itself: oneDNN's convolutions take 0.69 ms of a 1.7 ms step
-  (``ONEDNN_VERBOSE=1``), and a step on one image still takes 0.4 ms of Python, autograd and
-  dispatch. Batches of 128 would cut the time per epoch to a further 0.75x, but after four
-  epochs the model is 14% worse than stage 12's after four (validation loss 0.237 against
-  0.208).
-* On a GPU (one H200, torch 2.11) stage 12 spends 95% of its epoch outside the GPU's kernels:
-  0.09 s of kernels in 1.98 s. This stage still launches every kernel from Python, so the
-  host stays the limit: 1.3x as fast as stage 12. ``--cuda-graph`` captures the whole step
-  (forward, backward and the optimizer's update) once as a CUDA graph and replays it with a
-  single launch: 17x as fast as stage 12 (0.113 s per epoch). ``torch.compile`` first fuses
-  the model and the loss into fewer kernels (with cuDNN's default algorithms a step in the
-  graph took 95 us instead of 129). Without a graph, compiling costs the host a little (1,481
-  us a step against 1,251, same algorithms), but both modes then run the same kernels and end
-  at the same numbers.
-* cuDNN's default convolution algorithms add up in a varying order: over 1,564 steps two runs
-  with the same seed ended apart (validation loss 0.2657 and 0.3062). With its deterministic
-  algorithms this stage ends at 0.2614 with and without ``--cuda-graph``, every run. They cost
-  time: a graph-mode epoch took 0.113 s instead of 0.084 s (23x as fast as stage 12).
+* On a CPU a step is arithmetic, so the new data path saves about a quarter of stage 12's
+  epoch, and weights stored ``channels_last`` (oneDNN's own layout) about a tenth of each
+  step. What is left is the convolutions themselves and a fixed cost per step.
+* On a GPU stage 12 spends almost all of its epoch outside the GPU's kernels. Without a graph
+  this stage still launches every kernel from Python; ``--cuda-graph`` captures the whole
+  step (forward, backward and the optimizer's update) once as a CUDA graph and replays it
+  with a single launch, after ``torch.compile`` has fused the model and the loss into fewer
+  kernels.
+* cuDNN's default convolution algorithms add up in a varying order, so two runs with the same
+  seed can end apart; its deterministic algorithms make every run, with and without a graph,
+  end at the same numbers, at some cost in time.
 
-Compiling (11 s the first time, 1 s once PyTorch's cache holds it) and capturing happen
-before the first epoch and are reported apart. Where PyTorch cannot compile, the stage says so
-in one line and runs uncompiled. A compiled or captured step has fixed shapes, so the last,
-smaller batch of each epoch (16 of the 50,000 images) takes the plain step.
+Compiling and capturing happen before the first epoch and are reported apart. Where PyTorch
+cannot compile, the stage says so in one line and runs uncompiled. A compiled or captured step
+has fixed shapes, so the last, smaller batch of each epoch takes the plain step.
+
+The benchmark builds its step table from this stage's ``step``, ``make_step``,
+``compile_step``, ``rehearse`` and ``capture``, and validates in batches of ``VALID_BS``: those
+names are this stage's interface to ``nnreally.bench`` (a test holds the two together).
 """
 
 # %%

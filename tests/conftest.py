@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from nnreally.data import Data, load_digits
-from nnreally.lesson import Session
 from nnreally.options import Output, Training
 from nnreally.registry import find
+from nnreally.run import Run
 from nnreally.runner import run_stage
 
 
@@ -46,7 +46,7 @@ def _isolated_data(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LANG", "C.UTF-8")
 
 
-def train(number: str, data: Data, **training) -> Session:
+def train(number: str, data: Data, **training) -> Run:
     """Run one stage file in this process (seeded, quiet), on ``data``, with these options."""
     return run_stage(
         find(number), Training(**training), Output(quiet=True), out=io.StringIO(), data=data
@@ -54,7 +54,7 @@ def train(number: str, data: Data, **training) -> Session:
 
 
 @pytest.fixture(scope="session")
-def trained(digits: Data) -> Callable[[str], Session]:
+def trained(digits: Data) -> Callable[[str], Run]:
     """Each stage trained once per session with its defaults, shared by the tests that read it."""
     return cache(lambda number: train(number, digits))
 

@@ -21,8 +21,8 @@ import pytest
 
 from nnreally import book, cli, plots, summary
 from nnreally.data import Data
-from nnreally.lesson import Session
 from nnreally.registry import all_stages, find
+from nnreally.run import Run
 from nnreally.translations import narrative
 from tests.conftest import train
 from tests.test_reading import SMALL, png_shape
@@ -269,7 +269,7 @@ def test_a_cell_not_yet_translated_is_shown_in_english_with_a_note(monkeypatch):
         "stage 05: 1 of 2 narrative cells have no zh translation yet; the zh book shows them "
         "in English (python -m nnreally.translations --check)"
     ]
-    cells = "".join(site.cells(stage, Session()))
+    cells = "".join(site.cells(stage, Run(stage)))
     assert '<div class="prose" lang="en"><p>A cell the translators have not seen yet.</p>' in cells
 
 
@@ -391,9 +391,7 @@ def test_book_links_resolve_and_nothing_is_loaded_from_the_network(built: Path):
 @pytest.fixture(scope="module")
 def one_stage(digits: Data) -> list:
     """Stage 01 trained on a few samples: enough for a book of one stage."""
-    session = train("01", digits.head(SMALL), epochs=1)
-    session.finish()
-    return [(find("01"), session)]
+    return [(find("01"), train("01", digits.head(SMALL), epochs=1))]
 
 
 def test_a_single_language_book_has_no_twin_links(tmp_path: Path, one_stage: list):

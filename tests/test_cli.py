@@ -161,7 +161,7 @@ def test_interrupt_exits_130(capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "run_stage", interrupted)
+    monkeypatch.setattr(cli, "run_stages", interrupted)
     code, _, err = call(capsys, "05", *SMALL)
     assert_one_line_error(code, err, 130, "interrupted")
 

@@ -43,7 +43,7 @@ def test_two_ranks_of_32_equal_one_process_of_64(tmp_path, digits):
     launch(2, ["-m", "tests.workers.ddp_parameters", "32", str(two)])
     single, double = torch.load(one), torch.load(two)
     start = train("14", digits.head(SAMPLES), bs=64, epochs=0)  # here, as a group of one
-    initial = start.namespace["model"].state_dict()
+    initial = start.variables["model"].state_dict()
     assert single.keys() == double.keys() == initial.keys()
     for name in single:
         torch.testing.assert_close(double[name], single[name], atol=PARAMETER_TOL, rtol=0)

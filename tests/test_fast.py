@@ -5,17 +5,21 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 import statistics
-import time
+from dataclasses import fields, replace
 
 import pytest
 import torch
 from torch.torch_version import TorchVersion
 
-from nnreally import bench, cli
+from nnreally import bench, cli, recording
 from nnreally.data import Data
-from nnreally.lesson import Session, untimed
+from nnreally.errors import RunError
+from nnreally.lesson import untimed
 from nnreally.options import Training
+from nnreally.recording import Recording
+from nnreally.registry import find
 from tests.conftest import train
 from tests.test_stages import THRESHOLDS, untrained_loss
 
@@ -34,7 +38,7 @@ def test_fast_path_matches_stage_11(trained, digits: Data):
 
 
 def test_stage_13_keeps_its_weights_channels_last_on_a_cpu(digits: Data):
-    model = train("13", digits.head(1000), epochs=1).namespace["model"]
+    model = train("13", digits.head(1000), epochs=1).variables["model"]
     for conv in (m for m in model if isinstance(m, torch.nn.Conv2d)):
         assert conv.weight.is_contiguous(memory_format=torch.channels_last)
         if conv.in_channels > 1:  # with one channel the two layouts are the same memory
@@ -43,7 +47,7 @@ def test_stage_13_keeps_its_weights_channels_last_on_a_cpu(digits: Data):
 
 def stage_13_parts(digits: Data) -> dict:
     """Stage 13's variables after building its model (no training)."""
-    return train("13", digits.head(1000), epochs=0).namespace
+    return train("13", digits.head(1000), epochs=0).variables
 
 
 def copies(ns: dict, n: int) -> list[tuple[torch.nn.Module, torch.optim.Optimizer]]:
@@ -109,7 +113,7 @@ def test_a_missing_compiler_costs_one_line_and_the_plain_step(
     before = [p.detach().clone() for p in model.parameters()]
     monkeypatch.setattr(torch, "compile", compile_)
     out = io.StringIO()
-    with Session(out=out).active():
+    with recording.opened(Recording(out=out)):
         step = ns["compile_step"](
             model, ns["loss_func"], opt, ns["x_train"][:64], ns["y_train"][:64]
         )
@@ -127,7 +131,7 @@ def test_the_compiled_step_trains_as_the_plain_one(digits: Data):
     (compiled, opt_c), (plain, opt_p) = copies(ns, 2)
     x, y = ns["x_train"], ns["y_train"]
     out = io.StringIO()
-    with Session(out=out).active():
+    with recording.opened(Recording(out=out)):
         step_c = ns["compile_step"](compiled, ns["loss_func"], opt_c, x[:64], y[:64])
     assert out.getvalue() == ""  # compiled, not fallen back to the plain step
     step_p = ns["make_step"](plain, ns["loss_func"], opt_p)
@@ -138,17 +142,20 @@ def test_the_compiled_step_trains_as_the_plain_one(digits: Data):
         )
 
 
-def test_untimed_work_is_kept_out_of_the_epoch():
+def test_untimed_work_is_kept_out_of_the_epoch(monkeypatch):
+    now = iter([0.0, 1.0, 2.0, 3.0, 33.0, 33.0, 34.0])  # the clock at each reading below
+    monkeypatch.setattr(recording, "clock", lambda: next(now))
     out = io.StringIO()
-    with Session(out=out).active() as session:
-        with untimed("compiling the step"):
-            assert out.getvalue() == "compiling the step ...\n"  # said before the wait
-            time.sleep(0.3)
-        session.record([1.0], 0.5, 0.9)
-    assert session.untimed["compiling the step"] >= 0.3
-    assert session.history[0].seconds < 0.3
-    assert "compiling the step: 0.3 s (not counted in the epochs' times)" in out.getvalue()
-    assert session.result()["untimed_seconds"] == session.untimed
+    with recording.opened(Recording(out=out)) as opened:  # 0: opened
+        opened.record([1.0], 0.6, 0.8)  # 1 - 0: the first epoch took 1 s
+        with untimed("compiling the step"):  # 2: started
+            assert out.getvalue().endswith("compiling the step ...\n")  # said before the wait
+        opened.record([1.0], 0.5, 0.9)  # 33 - 2 - 30 untimed: the second took 1 s too
+    run = opened.finish()
+    assert run.untimed == {"compiling the step": 30.0}
+    assert [e.seconds for e in run.history] == [1.0, 1.0]
+    assert "compiling the step: 30.0 s (not counted in the epochs' times)" in out.getvalue()
+    assert run.to_json()["untimed_seconds"] == run.untimed
 
 
 def test_fast_path_reports_every_batch(digits: Data):
@@ -208,6 +215,7 @@ def test_bench_reports_stages_steps_and_data_paths(tmp_path, capsys, monkeypatch
         assert f"{row['outside_share']:7.0%}" in text
     variants = [r["name"] for r in result["steps"]]
     assert variants == [v.name for v in bench.step_variants(torch.device("cpu"))]
+    assert result["steps"][0].keys() == {"us_per_step", "vs_first", *bench.Variant.__annotations__}
     assert result["steps"][0]["vs_first"] == 1
     for row in result["steps"]:
         assert row["us_per_step"] > 0
@@ -218,7 +226,7 @@ def test_bench_reports_stages_steps_and_data_paths(tmp_path, capsys, monkeypatch
 def test_each_step_variant_is_timed_with_its_own_settings(digits: Data, monkeypatch):
     seen = []
 
-    def record(fn, device):
+    def record(fn):
         fn()
         cudnn = torch.backends.cudnn
         seen.append({"threads": torch.get_num_threads(), "deterministic": cudnn.deterministic})
@@ -230,10 +238,10 @@ def test_each_step_variant_is_timed_with_its_own_settings(digits: Data, monkeypa
     threads = torch.get_num_threads()
     session = train("13", digits.head(200), epochs=1)  # 3 whole batches of 64, and 8 images
     rows = bench.time_steps(session)
-    assert [r["name"] for r in rows] == [v.name for v in bench.step_variants(session.device)]
+    assert [r.variant for r in rows] == bench.step_variants(torch.device(session.device))
     assert seen == [
         {**v.process_wide(), "threads": v.threads or threads}
-        for v in bench.step_variants(session.device)
+        for v in bench.step_variants(torch.device(session.device))
     ]
     assert torch.get_num_threads() == threads
     assert bench.time_steps(train("13", digits.head(50), epochs=1)) == []  # no whole batch
@@ -260,32 +268,32 @@ def test_the_fused_optimizer_step_is_timed_only_where_pytorch_has_one(monkeypatc
 def test_a_stage_profiled_once_has_the_keys_of_one_timed_after_each_run(digits: Data, monkeypatch):
     data = digits.head(500)
     no_model = bench.time_stages(["01"], data, Training(), rounds=1, epochs=1)[0]
-    assert no_model["outside_share"] is no_model["round_own_seconds"] is None  # no opt to time
-    monkeypatch.setattr(bench, "own_work", lambda session: (1e-4, "GPU kernels"))
+    assert no_model.outside_share is no_model.round_own_seconds is None  # no opt to time
+    monkeypatch.setattr(bench, "own_work", lambda run: (1e-4, "GPU kernels"))
     per_run = bench.time_stages(["05"], data, Training(), rounds=2, epochs=1)[0]
     once = bench.time_stages(["05"], data, Training(), 2, 1, own_work_each_round=False)[0]
     bench.add_outside_share(once)  # as on CUDA: after every other figure
-    assert per_run.keys() == once.keys() == no_model.keys()
-    assert per_run["round_own_seconds"] == [1e-4, 1e-4]
-    assert once["round_own_seconds"] is None  # timed once, not per run
-    assert once["own_timed_as"] == "GPU kernels"
-    assert once["outside_share"] == pytest.approx(1 - 1e-4 / once["seconds_per_epoch"])
+    assert per_run.to_json().keys() == once.to_json().keys() == no_model.to_json().keys()
+    assert per_run.round_own_seconds == [1e-4, 1e-4]
+    assert once.round_own_seconds is None  # timed once, not per run
+    assert once.own_timed_as == "GPU kernels"
+    assert once.outside_share == pytest.approx(1 - 1e-4 / once.seconds_per_epoch)
 
 
 def test_a_stages_own_work_is_timed_with_the_settings_it_ran_with(digits: Data, monkeypatch):
-    session = train("13", digits.head(200), epochs=1)
-    session.ran_with = {**session.ran_with, "threads": 1}  # as if the stage had set one thread
+    (row,) = bench.time_stages(["13"], digits.head(200), Training(), 1, 1, False)
+    run = replace(row.last_run, ran_with={**row.last_run.ran_with, "threads": 1})  # as if set
     seen = []
 
-    def record(session):
+    def record(run):
         seen.append(torch.get_num_threads())
         return 1.0, "steps in place"
 
     monkeypatch.setattr(bench, "own_work", record)
-    row = {"session": session, "seconds_per_epoch": 4.0}
+    row = replace(row, last_run=run, seconds_per_epoch=4.0)
     bench.add_outside_share(row)
     assert seen == [1]
-    assert row["outside_share"] == 0.75
+    assert row.outside_share == 0.75
 
 
 def test_only_the_gpus_own_rows_count_as_kernel_time():
@@ -310,8 +318,8 @@ def test_the_stages_take_turns_and_each_runs_own_work_follows_it(digits: Data, m
         events.append(("run", stage.number, training.epochs))  # a warm-up and the measured
         return original(stage, training, output, out=out, data=data)
 
-    def own_work(session):
-        events.append(("own work", session.stage.number))
+    def own_work(run):
+        events.append(("own work", run.stage.number))
         return 0.001 * len(events), "steps in place"
 
     original = bench.run_stage
@@ -321,10 +329,10 @@ def test_the_stages_take_turns_and_each_runs_own_work_follows_it(digits: Data, m
     turn = [("run", "05", 3), ("own work", "05"), ("run", "07", 3), ("own work", "07")]
     assert events == turn * 3
     for row in rows:
-        assert len(row["round_seconds"]) == 3
-        assert len(row["round_own_seconds"]) == 3
-        assert row["own_seconds_per_epoch"] == statistics.median(row["round_own_seconds"])
-        assert row["session"].history[-1].valid_loss == row["valid_loss"]
+        assert len(row.round_seconds) == 3
+        assert len(row.round_own_seconds) == 3
+        assert row.own_seconds_per_epoch == statistics.median(row.round_own_seconds)
+        assert row.last_run.history[-1].valid_loss == row.valid_loss
 
 
 def test_bench_without_stage_13_has_no_step_table(tmp_path, capsys):
@@ -350,9 +358,10 @@ def test_bench_options_say_what_they_mean_here(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "epochs measured per run, after one warm-up epoch (default 1)" in text
     assert "(default digits: the same data on every machine)" in text
+    assert "13g: stage 13 with --cuda-graph" in text
+    assert "--nproc" not in text  # the settings of one stage are that stage's to take
     assert bench.main(["--stages", "13", "--cuda-graph", "--limit", "100"]) == 2
-    err = capsys.readouterr().err
-    assert "--cuda-graph: the bench times it as stage 13g (--stages 12,13,13g)" in err
+    assert "unrecognized arguments: --cuda-graph" in capsys.readouterr().err
 
 
 def test_bench_needs_a_measured_epoch(capsys):
@@ -373,7 +382,7 @@ def test_bench_needs_a_measured_epoch(capsys):
 def test_stage_beats_threshold_on_cuda(digits: Data, number: str, graph: bool):
     session = train(number, digits, device="cuda", cuda_graph=graph)
     assert session.history[-1].valid_loss < THRESHOLDS[number][0]
-    assert next(session.namespace["model"].parameters()).is_cuda
+    assert next(session.variables["model"].parameters()).is_cuda
 
 
 @pytest.mark.gpu
@@ -406,3 +415,16 @@ def test_bench_on_cuda_times_kernels_and_graphs(tmp_path):
     assert [r["name"] for r in result["steps"]] == [
         v.name for v in bench.step_variants(torch.device("cuda"))
     ]
+
+
+def test_stage_13_provides_what_the_bench_takes_from_it(digits: Data):
+    """The names the benchmark reads from stage 13 are the ones its docstring declares."""
+    run = train("13", digits.head(200), epochs=0)
+    parts = bench.StepParts.of(run)
+    assert run.variables["VALID_BS"] == parts.VALID_BS
+    interface = find("13").docstring.split("The benchmark builds", 1)[1]
+    named = set(re.findall(r"``(\w+)``", interface)) - {"nnreally"}
+    assert named == {f.name for f in fields(bench.StepParts)}
+    renamed = replace(run, variables={k: v for k, v in run.variables.items() if k != "rehearse"})
+    with pytest.raises(RunError, match="stage 13 no longer defines rehearse, which the bench"):
+        bench.StepParts.of(renamed)

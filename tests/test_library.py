@@ -12,8 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from nnreally import recording
 from nnreally.layers import Lambda
-from nnreally.lesson import Session
+from nnreally.recording import Recording
 from nnreally.registry import LIBRARY, all_stages, find
 from nnreally.train import WrappedDataLoader, accuracy, fit, get_data, loss_batch
 from tests.conftest import train
@@ -79,7 +80,7 @@ def batch() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_hand_written_loss_equals_cross_entropy(batch, digits):
-    stage01 = train("01", digits.head(100), epochs=0).namespace
+    stage01 = train("01", digits.head(100), epochs=0).variables
     xb, yb = batch
     scores = xb @ torch.randn(784, 10, generator=torch.Generator().manual_seed(2)) / 28
     ours = stage01["nll"](stage01["log_softmax"](scores), yb)
@@ -113,11 +114,11 @@ def test_fit_scores_the_whole_validation_set_weighting_batches_by_size(batch):
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     train_dl = DataLoader(TensorDataset(xb, yb), batch_size=8)
     valid_dl = DataLoader(TensorDataset(xb, yb), batch_size=16)  # 16 + 16 + 5
-    with Session().active() as session:
+    with recording.opened(Recording()) as opened:
         fit(1, model, F.cross_entropy, opt, train_dl, valid_dl)
     with torch.no_grad():
         out = model(xb)
-    epoch = session.history[-1]
+    epoch = opened.finish().history[-1]
     assert epoch.valid_loss == pytest.approx(F.cross_entropy(out, yb).item(), abs=TOL)
     assert epoch.valid_acc == pytest.approx(accuracy(out, yb).item(), abs=TOL)
     assert not model.training  # fit left the model in evaluation mode, as the tutorial's does
@@ -141,11 +142,12 @@ def test_fit_reports_each_epoch(batch):
     train_dl, valid_dl = get_data(TensorDataset(xb, yb), TensorDataset(xb, yb), bs=8)
     model = nn.Linear(784, 10)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    with Session().active() as session:
+    with recording.opened(Recording()) as opened:
         fit(3, model, F.cross_entropy, opt, train_dl, valid_dl)
-    assert [e.epoch for e in session.history] == [1, 2, 3]
-    assert len(session.batch_losses) == 3 * 5  # 37 samples in batches of 8
-    assert session.history[-1].valid_loss < session.history[0].valid_loss  # it learns
+    run = opened.finish()
+    assert [e.epoch for e in run.history] == [1, 2, 3]
+    assert len(run.batch_losses) == 3 * 5  # 37 samples in batches of 8
+    assert run.history[-1].valid_loss < run.history[0].valid_loss  # it learns
 
 
 def test_get_data_shuffles_train_only(batch):

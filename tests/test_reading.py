@@ -14,7 +14,6 @@ from nnreally import cli, plots
 from nnreally.cells import split_cells
 from nnreally.data import Data
 from nnreally.diffview import render_html, render_terminal, rows
-from nnreally.lesson import Session
 from nnreally.plots import (
     first_conv_filters,
     logistic_weights,
@@ -25,6 +24,7 @@ from nnreally.plots import (
     plot_weights,
 )
 from nnreally.registry import all_stages, find
+from nnreally.run import Run
 from tests.conftest import train
 
 ANSI = re.compile(r"\033\[[0-9;]*m")
@@ -125,7 +125,7 @@ def png_shape(path: Path) -> tuple[int, ...]:
 
 
 @pytest.fixture(scope="module")
-def small_runs(digits: Data) -> dict[str, Session]:
+def small_runs(digits: Data) -> dict[str, Run]:
     small = digits.head(SMALL)
     return {n: train(n, small, epochs=1) for n in ("01", "11")}
 
@@ -136,10 +136,10 @@ def test_plots_have_the_expected_size(tmp_path: Path, digits: Data, small_runs):
     assert png_shape(plot_losses(runs, tmp_path / "l.png")) == (450, 800, 4)
     assert png_shape(plot_comparison(runs, tmp_path / "c.png")) == (450, 800, 4)
     # Stage 01's model is a plain function that reads the stage's ``weights``.
-    w = logistic_weights(small_runs["01"].namespace["model"])
+    w = logistic_weights(small_runs["01"].variables["model"])
     assert w.shape == (10, 28, 28)
     assert png_shape(plot_weights(w, tmp_path / "w.png")) == (400, 800, 4)
-    f = first_conv_filters(small_runs["11"].namespace["model"])
+    f = first_conv_filters(small_runs["11"].variables["model"])
     assert f.shape == (16, 1, 3, 3)
     assert png_shape(plot_filters(f, tmp_path / "f.png")) == (400, 800, 4)
 
@@ -228,8 +228,8 @@ def test_pictures_for_a_page_that_captions_them_have_no_words(monkeypatch, digit
     drawn = []
     monkeypatch.setattr(plots, "_save", lambda fig, path, lang="en": drawn.append(fig) or path)
     plot_samples(digits, Path("s.png"), lang=None)
-    plot_weights(logistic_weights(small_runs["01"].namespace["model"]), Path("w.png"), lang=None)
-    plot_filters(first_conv_filters(small_runs["11"].namespace["model"]), Path("f.png"), lang=None)
+    plot_weights(logistic_weights(small_runs["01"].variables["model"]), Path("w.png"), lang=None)
+    plot_filters(first_conv_filters(small_runs["11"].variables["model"]), Path("f.png"), lang=None)
     assert len(drawn) == 3
     for figure in drawn:
         assert re.fullmatch(r"[\d ]+", _words_of(figure))  # digits only: labels and indices

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from nnreally.data import SYSTEM_FASHION, Data, load_data
-from nnreally.lesson import Session
 from nnreally.registry import all_stages
+from nnreally.run import Run
 from tests.conftest import run_python, train
 
 # stage: (threshold, measured trained valid loss, measured untrained valid loss). The CNN
@@ -43,10 +43,10 @@ THRESHOLDS = {
 
 def untrained_loss(number: str, data: Data) -> float:
     """The validation loss of the model the stage builds, before any training."""
-    namespace = train(number, data, epochs=0).namespace
-    model = namespace["model"]
-    batches = namespace.get("valid_dl") or zip(
-        namespace["x_valid"].split(1000), namespace["y_valid"].split(1000), strict=True
+    variables = train(number, data, epochs=0).variables
+    model = variables["model"]
+    batches = variables.get("valid_dl") or zip(
+        variables["x_valid"].split(1000), variables["y_valid"].split(1000), strict=True
     )
     total = count = 0
     with torch.no_grad():
@@ -65,7 +65,7 @@ def test_every_stage_has_a_threshold():
 @pytest.mark.parametrize("number", list(THRESHOLDS))
 def test_stage_trains_below_threshold(number: str, trained, digits: Data):
     threshold = THRESHOLDS[number][0]
-    session: Session = trained(number)
+    session: Run = trained(number)
     assert [e.epoch for e in session.history] == [1, 2]
     assert untrained_loss(number, digits) > threshold, "the threshold must fail an untrained model"
     assert session.history[-1].valid_loss < threshold
@@ -102,8 +102,8 @@ def test_no_stage_is_wrapped_in_a_main_function():
 def test_the_runner_leaves_the_model_mode_to_the_stage(digits: Data):
     """Stages 01-07 never call eval(), so their models stay in training mode; 08's fit does."""
     small = digits.head(500)
-    assert train("05", small, epochs=1).namespace["model"].training
-    assert not train("08", small, epochs=1).namespace["model"].training
+    assert train("05", small, epochs=1).variables["model"].training
+    assert not train("08", small, epochs=1).variables["model"].training
 
 
 def test_stage_01_shows_the_tutorials_demos(digits: Data):
@@ -191,7 +191,7 @@ def test_a_stage_cannot_change_the_next_stages_process_wide_settings(tmp_path):
     cudnn.deterministic = cudnn.benchmark = False
     try:
         session = run_stage(Stage("99", "settings", path))
-        assert session.namespace["seen"] == 1
+        assert session.variables["seen"] == 1
         assert session.ran_with == {"threads": 1, "deterministic": True, "benchmark": True}
         assert torch.get_num_threads() == 2
         assert (cudnn.deterministic, cudnn.benchmark) == (False, False)

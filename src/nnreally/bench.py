@@ -15,15 +15,17 @@ Three tables, measured in one run on one machine so their ratios mean something:
   copying them, waiting for ``loss.item()``, launching kernels from Python, a second
   validation pass) is outside: it is why the tutorial's GPU section is slow on a GPU;
 * training steps: stage 13's step with each of its changes, one at a time, in alternating
-  rounds (each row names what it adds), so that the stage's docstring can say what each buys;
+  rounds (each row names what it adds), built from the pieces stage 13 documents as this
+  benchmark's interface (``StepParts``);
 * data paths: one logistic-regression training epoch fed three ways: slicing tensors (stages
-  01-05), the tutorial's shuffled ``DataLoader`` with a copy to the device per batch (stages
-  07-12), and shuffled index batches on data already on the device (stage 13).
+  01-06), the tutorial's ``DataLoader`` with a copy to the device per batch (stages 07-12),
+  and shuffled index batches on data already on the device (stage 13).
 
-One-off costs are reported apart: the first ``optim.SGD(...)`` in a process imports
-``torch._dynamo`` lazily, which no epoch should be charged for. The machine's load average
-is reported at the start and the end: above the number of CPUs, other programs competed for
-them, and every figure is slower than an idle machine's (ratios within the run still hold).
+Repeated calls are timed with ``torch.utils.benchmark.Timer``. One-off costs are reported
+apart: the first ``optim.SGD(...)`` in a process imports ``torch._dynamo`` lazily, which no
+epoch should be charged for. The machine's load average is reported at the start and the end:
+above the number of CPUs, other programs competed for them, and every figure is slower than
+an idle machine's (ratios within the run still hold).
 """
 
 from __future__ import annotations
@@ -39,17 +41,18 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils import benchmark
 from torch.utils.data import DataLoader, TensorDataset
 
+from nnreally import recording
 from nnreally.data import Data, load_data
-from nnreally.errors import UsageError, guarded
-from nnreally.lesson import Session, warm_up
+from nnreally.errors import RunError, UsageError, guarded
 from nnreally.options import (
     Output,
     Parser,
@@ -59,18 +62,69 @@ from nnreally.options import (
     resolve_device,
     training_options,
 )
+from nnreally.recording import Recording
 from nnreally.registry import find
+from nnreally.run import Run
 from nnreally.runner import process_wide, run_stage
 
 DEFAULT_STAGES = "05,07,08,11,12,13"
+FAST = "13"  # the stage whose step the step table takes apart
 GRAPH = "13g"  # stage 13 with --cuda-graph, added on CUDA
 LOGISTIC_LR = 0.5
 BS = 64  # the tutorial's batch size
 ROUNDS = 3  # times each stage is run, the stages taking turns
 MEASURED_EPOCHS = 1  # epochs timed per run, after one warm-up epoch
-MIN_SECONDS = 0.25  # a timed stretch of repeated calls lasts at least this long
+MIN_SECONDS = 0.25  # repeated calls are timed for at least this long
 STEP_ROUNDS = 5  # alternating rounds of the training-step variants; the median is kept
 PROFILED_STEPS = 50  # training steps whose GPU kernel time is measured
+
+
+@dataclass(frozen=True)
+class StepParts:
+    """What stage 13 documents as this benchmark's interface, by these names: its step, the
+    functions that make, compile, rehearse and capture one, and its validation batch size."""
+
+    step: Callable
+    make_step: Callable
+    compile_step: Callable
+    rehearse: Callable
+    capture: Callable
+    VALID_BS: int
+
+    @classmethod
+    def of(cls, run: Run) -> StepParts:
+        """The pieces from a run of stage 13; one line naming any that it no longer has."""
+        names = [f.name for f in fields(cls)]
+        missing = [name for name in names if name not in run.variables]
+        if missing:
+            raise RunError(
+                f"{run.name} no longer defines {', '.join(missing)}, which the benchmark uses "
+                "(its docstring lists them as the benchmark's interface)"
+            )
+        return cls(**{name: run.variables[name] for name in names})
+
+
+@dataclass
+class StageRow:
+    """One stage's line of the stage table (``last_run`` is kept for the tables after it)."""
+
+    stage: str
+    title: str
+    seconds_per_epoch: float
+    round_seconds: list[float]
+    samples_per_second: float
+    one_off_seconds: dict[str, float]
+    valid_loss: float
+    valid_acc: float
+    last_run: Run = field(repr=False)
+    vs_12: float | None = None
+    own_seconds_per_epoch: float | None = None
+    round_own_seconds: list[float] | None = None  # None where it was timed once, or not at all
+    own_timed_as: str | None = None
+    outside_share: float | None = None
+
+    def to_json(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "last_run"}
 
 
 def machine(device: torch.device) -> dict:
@@ -103,35 +157,12 @@ def first_optimizer_seconds() -> float:
     return time.perf_counter() - start
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def load_average() -> float | None:
     """The 1-minute load average: runnable processes, to compare with the number of CPUs."""
     try:
         return os.getloadavg()[0]
     except (AttributeError, OSError):  # not on every system
         return None
-
-
-def seconds_per_call(fn: Callable[[], object], device: torch.device) -> float:
-    """Seconds one call of ``fn`` takes, in a stretch of calls lasting at least ``MIN_SECONDS``.
-
-    The device is synchronised only at the stretch's end, so queued work overlaps as it would
-    in a training loop.
-    """
-    calls = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        _sync(device)
-        elapsed = time.perf_counter() - start
-        if elapsed >= MIN_SECONDS:
-            return elapsed / calls
-        calls *= 2
 
 
 def kernel_seconds(fn: Callable[[], object], calls: int) -> float | None:
@@ -158,55 +189,68 @@ def _kernel_micros(event) -> float:
     return getattr(event, "self_device_time_total", None) or event.self_cuda_time_total
 
 
-def own_work(session: Session) -> tuple[float, str] | None:
+def seconds_per_call(fn: Callable[[], object]) -> float:
+    """Seconds one call of ``fn`` takes, in blocks of calls lasting ``MIN_SECONDS`` in all.
+
+    ``torch.utils.benchmark`` synchronises CUDA at each block's end only, so queued work
+    overlaps as it would in a training loop; it runs at the process's thread count.
+    """
+    timer = benchmark.Timer("fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    return timer.blocked_autorange(min_run_time=MIN_SECONDS).median
+
+
+def own_work(run: Run) -> tuple[float, str] | None:
     """Seconds of the model's own work in one of the stage's epochs, and how it was timed.
 
-    The epoch's number of training steps (the stage's own ``step`` where it has one) on one
-    batch already in place, plus one pass over the validation set in the stage's batches.
-    None where the stage's variables do not say what its model, optimizer and loss are.
+    The epoch's number of training steps (stage 13's own ``step``) on one batch already in
+    place, plus one pass over the validation set in the stage's batches. None where the
+    stage's variables do not hold the tutorial's ``model``, ``opt`` and ``loss_func``.
     """
-    ns = session.namespace
-    model, opt, loss_func = ns.get("model"), ns.get("opt"), ns.get("loss_func")
+    variables = run.variables
+    model, opt, loss_func = (variables.get(name) for name in ("model", "opt", "loss_func"))
     if not (isinstance(model, nn.Module) and isinstance(opt, torch.optim.Optimizer)):
         return None
-    bs = int(session.settings.get("bs", BS))
-    if "train_dl" in ns:  # a batch as the model receives it
-        xb, yb = next(iter(ns["train_dl"]))
+    parts = StepParts.of(run) if run.stage and run.stage.number == FAST else None
+    bs = int(run.settings.get("bs", BS))
+    if "train_dl" in variables:  # a batch as the model receives it
+        xb, yb = next(iter(variables["train_dl"]))
     else:
-        xb, yb = ns["x_train"][:bs], ns["y_train"][:bs]
-    if "valid_dl" in ns:  # the validation batches, as the stage scores them
-        valid = list(ns["valid_dl"])
+        xb, yb = variables["x_train"][:bs], variables["y_train"][:bs]
+    if "valid_dl" in variables:  # the validation batches, as the stage scores them
+        valid = list(variables["valid_dl"])
     else:
-        size = ns.get("VALID_BS", 2 * bs)  # stage 13's batches, else score()'s
-        valid = list(zip(ns["x_valid"].split(size), ns["y_valid"].split(size), strict=True))
-    step = ns.get("step")
-    if not callable(step):
-
-        def step(xb, yb):
-            _step_with(model, opt, loss_func, xb, yb)
+        size = parts.VALID_BS if parts else 2 * bs  # stage 13's batches, else score()'s
+        x_valid, y_valid = variables["x_valid"], variables["y_valid"]
+        valid = list(zip(x_valid.split(size), y_valid.split(size), strict=True))
+    step = parts.step if parts else lambda xb, yb: _step_with(model, opt, loss_func, xb, yb)
 
     def validate() -> None:
         with torch.no_grad():
             for xv, yv in valid:
                 loss_func(model(xv), yv)
 
-    steps = len(session.batch_losses) / len(session.history)  # training batches per epoch
-    device = session.device
+    steps = len(run.batch_losses) / len(run.history)  # training batches per epoch
     model.train()
     step(xb, yb)  # first-call costs (allocations, kernel choice) are no part of the figure
-    if device.type == "cuda":
+    if torch.device(run.device).type == "cuda":
         train = kernel_seconds(lambda: step(xb, yb), PROFILED_STEPS)
         model.eval()
         valid_seconds = kernel_seconds(validate, 1)
         if train is not None and valid_seconds is not None:
             return steps * train + valid_seconds, "GPU kernels"
         model.train()
-    train = seconds_per_call(lambda: step(xb, yb), device)
+    train = seconds_per_call(lambda: step(xb, yb))
     model.eval()
-    return steps * train + seconds_per_call(validate, device), "steps in place"
+    return steps * train + seconds_per_call(validate), "steps in place"
 
 
-def run_once(key: str, data: Data, training: Training, epochs: int) -> Session:
+def own_work_as_run(run: Run) -> tuple[float, str] | None:
+    """``own_work``, with the thread count and cuDNN setting the stage ran with."""
+    with process_wide(**run.ran_with):
+        return own_work(run)
+
+
+def run_once(key: str, data: Data, training: Training, epochs: int) -> Run:
     """Run one stage (``13g``: 13 with a CUDA graph) for a warm-up epoch and ``epochs`` more."""
     training = replace(training, epochs=epochs + 1, cuda_graph=key == GRAPH)
     return run_stage(
@@ -221,7 +265,7 @@ def time_stages(
     rounds: int,
     epochs: int,
     own_work_each_round: bool = True,
-) -> list[dict]:
+) -> list[StageRow]:
     """Seconds per epoch of each stage, the stages taking turns for ``rounds`` rounds.
 
     Each run's first epoch is a warm-up; the figure is the median of every other epoch of
@@ -229,7 +273,7 @@ def time_stages(
     ``own_work_each_round`` the stage's own work is timed right after each run, so that the
     share outside it compares figures of the same minutes (the median share is kept).
     """
-    runs: dict[str, list[Session]] = {key: [] for key in keys}
+    runs: dict[str, list[Run]] = {key: [] for key in keys}
     own: dict[str, list[tuple[float, str] | None]] = {key: [] for key in keys}
     for round_ in range(1, rounds + 1):
         for key in keys:
@@ -242,55 +286,47 @@ def time_stages(
     rows = [_stage_row(key, runs[key], len(data.x_train)) for key in keys]
     if own_work_each_round:
         for row in rows:
-            _set_outside_share(row, own[row["stage"]], row["round_seconds"])
+            _set_outside_share(row, own[row.stage], row.round_seconds)
     return rows
 
 
-def _stage_row(key: str, sessions: list[Session], samples: int) -> dict:
-    measured = [[e.seconds for e in session.history[1:]] for session in sessions]
+def _stage_row(key: str, runs: list[Run], samples: int) -> StageRow:
+    measured = [[e.seconds for e in run.history[1:]] for run in runs]
     seconds = statistics.median(itertools.chain.from_iterable(measured))
-    last = sessions[-1]  # every run trains alike from the same seed
-    return {
-        "stage": key,
-        "title": "fast + CUDA graph" if key == GRAPH else find(key.rstrip("g")).title,
-        "seconds_per_epoch": seconds,
-        "round_seconds": [statistics.median(epochs) for epochs in measured],
-        "samples_per_second": samples / seconds,
-        "one_off_seconds": sessions[0].untimed,  # the first run's: the coldest caches
-        "valid_loss": last.history[-1].valid_loss,
-        "valid_acc": last.history[-1].valid_acc,
-        "session": last,  # for the tables that follow; not written to the JSON
-    }
-
-
-def own_work_as_run(session: Session) -> tuple[float, str] | None:
-    """``own_work``, with the thread count and cuDNN setting the stage ran with."""
-    with process_wide(**session.ran_with):
-        return own_work(session)
+    last = runs[-1]  # every run trains alike from the same seed
+    return StageRow(
+        stage=key,
+        title="fast + CUDA graph" if key == GRAPH else find(key.rstrip("g")).title,
+        seconds_per_epoch=seconds,
+        round_seconds=[statistics.median(epochs) for epochs in measured],
+        samples_per_second=samples / seconds,
+        one_off_seconds=runs[0].untimed,  # the first run's: the coldest caches
+        valid_loss=last.last.valid_loss,
+        valid_acc=last.last.valid_acc,
+        last_run=last,
+    )
 
 
 def _set_outside_share(
-    row: dict, own: Sequence[tuple[float, str] | None], epoch_seconds: Sequence[float]
+    row: StageRow, own: Sequence[tuple[float, str] | None], epoch_seconds: Sequence[float]
 ) -> None:
     """The stage's own work and the share of the epoch outside it: medians over the runs."""
-    row["round_own_seconds"] = None
     if not own or any(o is None for o in own):
-        row.update(own_seconds_per_epoch=None, own_timed_as=None, outside_share=None)
         return
-    row["round_own_seconds"] = [o[0] for o in own]
+    row.round_own_seconds = [o[0] for o in own]
     shares = [max(0.0, 1 - o[0] / e) for o, e in zip(own, epoch_seconds, strict=True)]
-    row["own_seconds_per_epoch"] = statistics.median(row["round_own_seconds"])
-    row["own_timed_as"] = own[0][1]
-    row["outside_share"] = statistics.median(shares)
+    row.own_seconds_per_epoch = statistics.median(row.round_own_seconds)
+    row.own_timed_as = own[0][1]
+    row.outside_share = statistics.median(shares)
 
 
-def add_outside_share(row: dict) -> None:
+def add_outside_share(row: StageRow) -> None:
     """Time the last run's own work once: on CUDA, after every other figure.
 
     A profiler slows what follows it, and can break a later CUDA graph's replay.
     """
-    _set_outside_share(row, [own_work_as_run(row["session"])], [row["seconds_per_epoch"]])
-    row["round_own_seconds"] = None  # timed once, not per run
+    _set_outside_share(row, [own_work_as_run(row.last_run)], [row.seconds_per_epoch])
+    row.round_own_seconds = None  # timed once, not per run
 
 
 @dataclass(frozen=True)
@@ -313,6 +349,18 @@ class Variant:
             "deterministic": self.deterministic,
             "benchmark": self.benchmark,
         }
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One variant's line of the step table."""
+
+    variant: Variant
+    us_per_step: float
+    vs_first: float
+
+    def to_json(self) -> dict:
+        return {**asdict(self.variant), "us_per_step": self.us_per_step, "vs_first": self.vs_first}
 
 
 def fused_sgd_available(device: torch.device) -> bool:
@@ -364,7 +412,7 @@ def step_variants(device: torch.device) -> list[Variant]:
     return variants
 
 
-def time_steps(stage13: Session, batches: int = 8) -> list[dict]:
+def time_steps(stage13: Run, batches: int = 8) -> list[StepRow]:
     """Microseconds per training step of each variant, built with stage 13's own functions.
 
     Each variant trains its own copy of stage 13's model (with its optimizer's settings) on
@@ -372,53 +420,41 @@ def time_steps(stage13: Session, batches: int = 8) -> list[dict]:
     timed with its own settings. Rounds alternate the variants, so that a change in the
     machine's load falls on all of them alike. Empty without one whole batch.
     """
-    ns, device, bs = stage13.namespace, stage13.device, int(stage13.settings["bs"])
-    whole = min(batches, len(ns["x_train"]) // bs) * bs
+    parts, variables = StepParts.of(stage13), stage13.variables
+    device, bs = torch.device(stage13.device), int(stage13.settings["bs"])
+    model, opt, loss_func = variables["model"], variables["opt"], variables["loss_func"]
+    whole = min(batches, len(variables["x_train"]) // bs) * bs
     if whole == 0:
         return []
-    x, y = ns["x_train"][:whole], ns["y_train"][:whole]
+    x, y = variables["x_train"][:whole], variables["y_train"][:whole]
     batch_list = list(zip(x.split(bs), y.split(bs), strict=True))
     variants, steps = step_variants(device), []
-    with Session(output=Output(quiet=True), out=io.StringIO()).active():
+    quiet = Recording(output=Output(quiet=True), out=io.StringIO())  # compile_step's one line
+    with recording.opened(quiet):
         for v in variants:
-            model = copy.deepcopy(ns["model"])
-            model.to(
-                memory_format=torch.channels_last if v.channels_last else torch.contiguous_format
-            )
-            defaults = {**ns["opt"].defaults, **({"fused": True} if v.fused else {})}
-            opt = type(ns["opt"])(model.parameters(), **defaults)
+            copied = copy.deepcopy(model)
+            layout = torch.channels_last if v.channels_last else torch.contiguous_format
+            copied.to(memory_format=layout)
+            defaults = {**opt.defaults, **({"fused": True} if v.fused else {})}
+            copied_opt = type(opt)(copied.parameters(), **defaults)
             with process_wide(**v.process_wide()):
                 if v.compiled:
-                    step = ns["compile_step"](model, ns["loss_func"], opt, *batch_list[0])
+                    step = parts.compile_step(copied, loss_func, copied_opt, *batch_list[0])
                 else:
-                    step = ns["make_step"](model, ns["loss_func"], opt)
-                    ns["rehearse"](step, model, opt, *batch_list[0])
+                    step = parts.make_step(copied, loss_func, copied_opt)
+                    parts.rehearse(step, copied, copied_opt, *batch_list[0])
                 if v.graph:
-                    step = ns["capture"](step, *batch_list[0])
-            model.train()
+                    step = parts.capture(step, *batch_list[0])
+            copied.train()
             steps.append(step)
     figures: list[list[float]] = [[] for _ in variants]
     for _ in range(STEP_ROUNDS):
         for v, step, times in zip(variants, steps, figures, strict=True):
             turn = itertools.cycle(batch_list)
             with process_wide(**v.process_wide()):
-                times.append(seconds_per_call(lambda s=step, t=turn: s(*next(t)), device))
-    rows = [
-        {**asdict(v), "us_per_step": 1e6 * statistics.median(times)}
-        for v, times in zip(variants, figures, strict=True)
-    ]
-    for row in rows:
-        row["vs_first"] = row["us_per_step"] / rows[0]["us_per_step"]
-    return rows
-
-
-def _logistic(device: torch.device) -> tuple[nn.Module, torch.optim.Optimizer]:
-    model = nn.Linear(784, 10).to(device)
-    return model, torch.optim.SGD(model.parameters(), lr=LOGISTIC_LR)
-
-
-def _step(model, opt, xb, yb) -> None:
-    _step_with(model, opt, F.cross_entropy, xb, yb)
+                times.append(seconds_per_call(lambda s=step, t=turn: s(*next(t))))
+    medians = [1e6 * statistics.median(times) for times in figures]
+    return [StepRow(v, us, us / medians[0]) for v, us in zip(variants, medians, strict=True)]
 
 
 def _step_with(model, opt, loss_func, xb, yb) -> None:
@@ -433,7 +469,7 @@ def _slicing(data: Data, device: torch.device, bs: int) -> Callable[[], None]:
 
     def epoch() -> None:
         for i in range(0, len(x), bs):
-            _step(model, opt, x[i : i + bs], y[i : i + bs])
+            _step_with(model, opt, F.cross_entropy, x[i : i + bs], y[i : i + bs])
 
     return epoch
 
@@ -444,7 +480,7 @@ def _dataloader(data: Data, device: torch.device, bs: int) -> Callable[[], None]
 
     def epoch() -> None:
         for xb, yb in dl:
-            _step(model, opt, xb.to(device), yb.to(device))
+            _step_with(model, opt, F.cross_entropy, xb.to(device), yb.to(device))
 
     return epoch
 
@@ -455,9 +491,14 @@ def _index_batches(data: Data, device: torch.device, bs: int) -> Callable[[], No
 
     def epoch() -> None:
         for idx in torch.randperm(len(x), device=device).split(bs):
-            _step(model, opt, x[idx], y[idx])
+            _step_with(model, opt, F.cross_entropy, x[idx], y[idx])
 
     return epoch
+
+
+def _logistic(device: torch.device) -> tuple[nn.Module, torch.optim.Optimizer]:
+    model = nn.Linear(784, 10).to(device)
+    return model, torch.optim.SGD(model.parameters(), lr=LOGISTIC_LR)
 
 
 DATA_PATHS = {
@@ -467,23 +508,28 @@ DATA_PATHS = {
 }
 
 
-def time_data_paths(data: Data, device: torch.device, epochs: int, bs: int = BS) -> list[dict]:
+@dataclass(frozen=True)
+class DataPathRow:
+    path: str
+    seconds_per_epoch: float
+    vs_dataloader: float
+
+
+def time_data_paths(data: Data, device: torch.device, epochs: int, bs: int = BS) -> list:
     """Seconds per logistic training epoch for each way of feeding batches."""
-    rows = []
+    medians = {}
     for name, make in DATA_PATHS.items():
         epoch = make(data, device, bs)
         times = []
         for _ in range(epochs + 1):  # the first is a warm-up
             start = time.perf_counter()
             epoch()
-            _sync(device)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
             times.append(time.perf_counter() - start)
-        seconds = statistics.median(times[1:])
-        rows.append({"path": name, "seconds_per_epoch": seconds})
-    baseline = rows[1]["seconds_per_epoch"]
-    for row in rows:
-        row["vs_dataloader"] = row["seconds_per_epoch"] / baseline
-    return rows
+        medians[name] = statistics.median(times[1:])
+    baseline = medians[next(itertools.islice(DATA_PATHS, 1, None))]  # the DataLoader's
+    return [DataPathRow(name, s, s / baseline) for name, s in medians.items()]
 
 
 def _load(value: float | None) -> str:
@@ -495,7 +541,7 @@ def _one_off(seconds: dict[str, float]) -> str:
 
 
 def report(result: dict) -> str:
-    """The tables as text."""
+    """The tables as text, from the JSON result."""
     m = result["machine"]
     gpu = f", GPU {m['gpu']}" if "gpu" in m else ""
     load = result["load_average"]
@@ -548,7 +594,10 @@ def report(result: dict) -> str:
 def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.bench") -> int:
     parser = Parser(prog=prog, description="Time the stages and the data paths, in one run.")
     parser.add_argument(
-        "--stages", default=None, help=f"stages to time (default {DEFAULT_STAGES}, +13g on CUDA)"
+        "--stages",
+        default=None,
+        help=f"stages to time; {GRAPH}: stage 13 with --cuda-graph (default {DEFAULT_STAGES}, "
+        f"and {GRAPH} on CUDA)",
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
     parser.add_argument(
@@ -564,8 +613,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.benc
             f"(default {MEASURED_EPOCHS})",
             "data": "digits, auto, mnist, fashion-mnist, or a path to a .pkl.gz or an IDX folder "
             "(default digits: the same data on every machine)",
-            "cuda_graph": f"not here: the bench times stage 13 with a CUDA graph as stage {GRAPH}",
         },
+        stage_settings=False,
     )
     parser.set_defaults(data="digits", epochs=MEASURED_EPOCHS)
     return guarded(prog, lambda: _bench(parser.parse_args(argv)))
@@ -575,13 +624,8 @@ def _bench(args) -> int:
     training = training_options(args)
     if training.epochs == 0:
         raise UsageError("--epochs: the bench needs at least 1 measured epoch per run")
-    if training.cuda_graph:
-        raise UsageError(
-            f"--cuda-graph: the bench times it as stage {GRAPH} (--stages 12,13,{GRAPH})"
-        )
     load_start = load_average()
     one_off = first_optimizer_seconds()  # before anything else builds an optimizer
-    warm_up()
     device = resolve_device(training.device)
     data = load_data(training.data, training.data_dir).head(training.limit)
     keys = (args.stages or DEFAULT_STAGES).split(",")
@@ -591,10 +635,10 @@ def _bench(args) -> int:
         raise UsageError(f"{GRAPH} (stage 13 with a CUDA graph) needs --device cuda")
     profiled = device.type == "cuda"  # the GPU's kernels are profiled once, at the end
     stages = time_stages(keys, data, training, args.rounds, training.epochs, not profiled)
-    reference = next((r["seconds_per_epoch"] for r in stages if r["stage"] == "12"), None)
+    reference = next((r.seconds_per_epoch for r in stages if r.stage == "12"), None)
     for row in stages:
-        row["vs_12"] = None if reference is None else row["seconds_per_epoch"] / reference
-    stage13 = next((r["session"] for r in stages if r["stage"] == "13"), None)
+        row.vs_12 = None if reference is None else row.seconds_per_epoch / reference
+    stage13 = next((r.last_run for r in stages if r.stage == FAST), None)
     steps = []
     if stage13 is not None:
         print("bench: training steps ...", file=sys.stderr, flush=True)
@@ -621,9 +665,9 @@ def _bench(args) -> int:
         "epochs": training.epochs,
         "bs": training.bs or BS,
         "first_optimizer_seconds": one_off,
-        "stages": [{k: v for k, v in r.items() if k != "session"} for r in stages],
-        "steps": steps,
-        "data_paths": data_paths,
+        "stages": [row.to_json() for row in stages],
+        "steps": [row.to_json() for row in steps],
+        "data_paths": [asdict(row) for row in data_paths],
     }
     print(report(result))
     if args.json:

@@ -34,7 +34,6 @@ from nnreally.data import Data, default_data_dir, load_data
 from nnreally.data.digits_cache import DIGITS_SEED, ORIGIN
 from nnreally.diffview import render_html
 from nnreally.errors import RunError, UsageError
-from nnreally.lesson import Session, Shown
 from nnreally.options import (
     Output,
     Parser,
@@ -45,7 +44,8 @@ from nnreally.options import (
 )
 from nnreally.reading import default_language
 from nnreally.registry import BUILDS_ON, Stage, all_stages
-from nnreally.runner import run_stage
+from nnreally.run import Run, Shown
+from nnreally.runner import run_stages
 from nnreally.translations import LANGUAGES, SOURCE, narrative, sections, stamp
 
 STYLE = "friendly"  # the pygments colour scheme
@@ -367,7 +367,7 @@ def _outside(href: str, text: str) -> str:
     return f'<a href="{html.escape(href)}" rel="external">{html.escape(text)}</a>'
 
 
-def cell_outputs(stage: Stage, session: Session) -> dict[int, list[int]]:
+def cell_outputs(stage: Stage, session: Run) -> dict[int, list[int]]:
     """For each code cell (by position in ``split_cells``), the indices of ``session.shown``
     that its lines printed or drew, in order.
 
@@ -515,7 +515,7 @@ class Site:
 
     # --- a stage's page ----------------------------------------------------------------------
 
-    def output(self, stage: Stage, session: Session, indices: list[int]) -> str:
+    def output(self, stage: Stage, session: Run, indices: list[int]) -> str:
         """What one cell showed: runs of printed lines as one block each, images as pictures."""
         parts: list[str] = []
         text: list[str] = []
@@ -533,7 +533,7 @@ class Site:
                 text.append(shown.text)
         return f'<div class="output">{"".join(parts)}</div>'
 
-    def cells(self, stage: Stage, session: Session) -> list[str]:
+    def cells(self, stage: Stage, session: Run) -> list[str]:
         """The narrative (in this language) and the code, cell by cell, each code cell followed
         by what it showed."""
         formatter = HtmlFormatter(style=STYLE)
@@ -585,7 +585,7 @@ class Site:
         parts.append(f'<div class="scroll">{render_html(*lines, titles=titles)}</div>')
         return parts
 
-    def epoch_table(self, session: Session) -> str:
+    def epoch_table(self, session: Run) -> str:
         names = self.text["epoch_heads"]
         head = "".join(f'<th class="num">{name}</th>' for name in names)
         rows = []
@@ -601,7 +601,7 @@ class Site:
             f"<tbody>{''.join(rows)}</tbody></table></div>"
         )
 
-    def settings(self, session: Session) -> str:
+    def settings(self, session: Run) -> str:
         """The seed and the stage's settings, as a sentence says them."""
         chosen = [self("seed", seed=session.training.seed)]
         for key, value in session.settings.items():
@@ -611,8 +611,8 @@ class Site:
                 chosen.append(self(key, value=value))
         return self("list_sep").join(chosen)
 
-    def model_caption(self, session: Session) -> str | None:
-        model = session.namespace.get("model")
+    def model_caption(self, session: Run) -> str | None:
+        model = session.variables.get("model")
         if model is None:
             return None
         if plots.logistic_weights(model) is not None:
@@ -623,7 +623,7 @@ class Site:
             return self("filters_caption", count=filters.shape[0], size=size)
         return None
 
-    def stage_page(self, stage: Stage, session: Session) -> str:
+    def stage_page(self, stage: Stage, session: Run) -> str:
         """One stage: narrative, code and outputs cell by cell, the diff, results and pictures."""
         previous, following = _previous_and_next(stage)
         heading = self("stage_heading", number=stage.number, title=html.escape(stage.title))
@@ -660,7 +660,7 @@ class Site:
 
     # --- the index and the summary -----------------------------------------------------------
 
-    def index_page(self, sessions: list[tuple[Stage, Session]], data: Data) -> str:
+    def index_page(self, sessions: list[tuple[Stage, Run]], data: Data) -> str:
         """The table of stages with their results, and the pictures that compare them."""
         heads = self.text["heads"]
         rows = []
@@ -756,7 +756,7 @@ class Pictures:
 
 
 def build(
-    sessions: list[tuple[Stage, Session]],
+    sessions: list[tuple[Stage, Run]],
     out: Path,
     lang: str = "en",
     twin: tuple[str, str] | None = None,
@@ -785,7 +785,7 @@ def build(
         run = [(stage.number, session)]
         loss = f"img/{stage.number}_loss.png"
         pictures.draw(loss, lang, lambda p, run=run: plots.plot_losses(run, p, lang=lang))
-        model = session.namespace.get("model")
+        model = session.variables.get("model")
         if model is not None:
             picture = f"img/{stage.number}_model.png"
             pictures.draw(picture, None, lambda p, m=model: plots.plot_model(m, p, lang=None))
@@ -815,7 +815,7 @@ def chooser_page() -> str:
 
 
 def write_book(
-    sessions: list[tuple[Stage, Session]], out: Path, lang: str, notes: list[str] | None = None
+    sessions: list[tuple[Stage, Run]], out: Path, lang: str, notes: list[str] | None = None
 ) -> Path:
     """The book in ``lang`` in ``out``, or with ``all`` every language in ``out/LANG/`` (the
     stages trained once for all) and a page to choose; return the page to open."""
@@ -831,17 +831,13 @@ def write_book(
     return index
 
 
-def run_all(training: Training, stages: Sequence[Stage]) -> list[tuple[Stage, Session]]:
-    """Run each stage file quietly, on data loaded once; print each one's final line."""
-    sessions: list[tuple[Stage, Session]] = []
-    for stage in stages:
-        data = sessions[-1][1].data if sessions else None
-        session = run_stage(stage, training, Output(quiet=True), sys.stdout, data)
-        if not session.history:
-            raise RunError(f"stage {stage.number} trained no epoch: the book needs one or more")
-        session.finish()
-        sessions.append((stage, session))
-    return sessions
+def run_all(training: Training, stages: Sequence[Stage]) -> list[tuple[Stage, Run]]:
+    """Run each stage quietly through the dispatcher's loop, printing each one's final line."""
+    runs = run_stages(stages, training, Output(quiet=True), sys.stdout)
+    for run in runs:
+        if not run.history:
+            raise RunError(f"{run.name} trained no epoch: the book needs one or more")
+    return [(run.stage, run) for run in runs]
 
 
 def _check_book(training: Training) -> None:

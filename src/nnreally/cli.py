@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 from nnreally import reading
 from nnreally.errors import guarded
-from nnreally.lesson import Session
 from nnreally.options import (
     Parser,
     add_output_options,
@@ -22,7 +21,8 @@ from nnreally.options import (
     training_options,
 )
 from nnreally.registry import all_stages, select
-from nnreally.runner import run_stage
+from nnreally.run import markdown_table, summary_table
+from nnreally.runner import run_stages
 
 PROG = "python -m nnreally.stages"
 
@@ -77,58 +77,13 @@ def run(argv: list[str], prog: str) -> int:
     training, output = training_options(args), output_options(args)
     out = sys.stderr if output.json else sys.stdout  # with --json, stdout carries only JSON
     command = ["-m", "nnreally.stages", *argv]  # what torchrun starts for --nproc
-    sessions: list[Session] = []
-    for stage in stages:
-        data = sessions[-1].data if sessions else None
-        session = run_stage(stage, training, output, out, data, command)
-        session.finish()
-        sessions.append(session)
-    spoken = [s for s in sessions if s.speaks and s.history]
-    if len(spoken) > 1 and not output.quiet:
-        print(f"\n{summary_table(spoken)}", file=out)
-    if args.markdown and spoken:
-        print(f"\n{markdown_table(spoken)}", file=out)
-    if output.plot and spoken:
+    runs = [r for r in run_stages(stages, training, output, out, command) if r.history]
+    if len(runs) > 1 and not output.quiet:
+        print(f"\n{summary_table(runs)}", file=out)
+    if args.markdown and runs:
+        print(f"\n{markdown_table(runs)}", file=out)
+    if output.plot and runs:
         from nnreally.plots import plot_losses  # matplotlib is slow to import; only when asked
 
-        print(f"plot: {plot_losses([(s.stage.number, s) for s in spoken], output.plot)}", file=out)
+        print(f"plot: {plot_losses([(r.stage.number, r) for r in runs], output.plot)}", file=out)
     return 0
-
-
-def markdown_table(sessions: list[Session]) -> str:
-    """The README's table of stages: what each changes and how it scored."""
-    lines = [
-        "| # | stage | what it changes | valid loss | valid acc | time (s) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for s in sessions:
-        last = s.history[-1]
-        lines.append(
-            f"| {s.stage.number} | {s.stage.title} | {s.stage.summary} | {last.valid_loss:.4f} "
-            f"| {last.valid_acc:.2%} | {s.train_seconds:.1f} |"
-        )
-    return "\n".join(lines)
-
-
-def summary_table(sessions: list[Session]) -> str:
-    """One row per stage; columns as wide as their widest entry, whatever the numbers."""
-    head = ("stage", "title", "valid loss", "valid acc", "train s")
-    rows = [head] + [
-        (
-            s.stage.number,
-            s.stage.title,
-            f"{s.history[-1].valid_loss:.4f}",
-            f"{s.history[-1].valid_acc:.2%}",
-            f"{s.train_seconds:.1f}",
-        )
-        for s in sessions
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.ljust(w) if i < 2 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)

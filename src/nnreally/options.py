@@ -104,11 +104,15 @@ class Output:
 
 
 def add_training_options(
-    parser: argparse.ArgumentParser, helps: Mapping[str, str] | None = None
+    parser: argparse.ArgumentParser,
+    helps: Mapping[str, str] | None = None,
+    stage_settings: bool = True,
 ) -> None:
     """The options that say how a stage trains (the fields of ``Training``).
 
-    ``helps`` replaces the help of some, by name, for a program that sets other defaults.
+    ``helps`` replaces the help of some, by name, for a program that sets other defaults;
+    without ``stage_settings``, the settings only one stage declares (``--cuda-graph``,
+    ``--nproc``) are left out, for a program that cannot pass them on to that stage alone.
     """
     helps = helps or {}
 
@@ -129,6 +133,8 @@ def add_training_options(
     )
     add("--data-dir", type=Path, help="data folder (default $NNREALLY_DATA or ./data)")
     add("--limit", type=positive_int, help="use only the first N training samples (default all)")
+    if not stage_settings:
+        return
     add("--cuda-graph", action="store_true", help="stage 13: replay each step as a CUDA graph")
     add(
         "--nproc",
@@ -146,7 +152,8 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _take(cls, args: argparse.Namespace):
-    return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+    """The dataclass ``cls`` from the parsed options it has (the others keep their defaults)."""
+    return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)})
 
 
 def training_options(args: argparse.Namespace) -> Training:

@@ -26,7 +26,7 @@ from torch import nn
 
 from nnreally.data.digits import SIDE
 from nnreally.data.files import CLASSES, Data
-from nnreally.lesson import Session
+from nnreally.run import Run
 
 DPI = 100
 WIDE = (8.0, 4.5)  # inches: 800 x 450 pixels at DPI
@@ -168,15 +168,13 @@ def curve_style(index: int) -> dict[str, str]:
 
 
 def plot_losses(
-    runs: list[tuple[str, Session]], path: Path, batches: bool = True, lang: str = "en"
+    runs: list[tuple[str, Run]], path: Path, batches: bool = True, lang: str = "en"
 ) -> Path:
     """Validation loss per epoch (dots) for each run, and training loss per batch (faint)."""
     return _save(losses_figure(runs, batches, lang), path, lang)
 
 
-def losses_figure(
-    runs: list[tuple[str, Session]], batches: bool = True, lang: str = "en"
-) -> Figure:
+def losses_figure(runs: list[tuple[str, Run]], batches: bool = True, lang: str = "en") -> Figure:
     """The loss curves as a figure (a notebook shows it as the cell's output)."""
     words = _words(lang)
     fig = Figure(figsize=WIDE, dpi=DPI)
@@ -209,7 +207,7 @@ def losses_figure(
     return fig
 
 
-def plot_comparison(runs: list[tuple[str, Session]], path: Path, lang: str = "en") -> Path:
+def plot_comparison(runs: list[tuple[str, Run]], path: Path, lang: str = "en") -> Path:
     """Every stage's final validation loss side by side, accuracy written on each bar."""
     words = _words(lang)
     fig = Figure(figsize=WIDE)

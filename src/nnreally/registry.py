@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
@@ -44,6 +43,11 @@ class Stage:
     def title(self) -> str:
         return self.name.replace("_", " ")
 
+    @property
+    def label(self) -> str:
+        """How a line of output names it: ``stage 05``, or the file's name if it has no number."""
+        return f"stage {self.number}" if self.number else self.path.name
+
     @cached_property
     def source(self) -> str:
         return self.path.read_text(encoding="utf-8")
@@ -69,11 +73,12 @@ class Stage:
         return stages[index - 1] if index else None
 
 
-def script_stage() -> Stage | None:
-    """The stage file Python is running as its main script (``python stages/05_optim.py``)."""
-    path = getattr(sys.modules.get("__main__"), "__file__", None)
-    match = STAGE_FILE.match(Path(path).name) if path else None
-    return Stage(match[1], match[2], Path(path).resolve()) if match else None
+def file_stage(path: Path) -> Stage:
+    """The stage a file holds: ``05_optim.py`` is stage 05 wherever it is (a learner's copy
+    too); a file named otherwise is a stage without a number."""
+    path = Path(path).resolve()
+    match = STAGE_FILE.match(path.name)
+    return Stage(match[1], match[2], path) if match else Stage("", path.stem, path)
 
 
 def stage_dir() -> Path:

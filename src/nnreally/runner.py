@@ -1,12 +1,14 @@
-"""The runner: run a stage file top to bottom, in a fresh namespace, under a session.
+"""The runner: run a stage file top to bottom, in a fresh namespace, and return its ``Run``.
 
 Everything that runs a stage goes through ``run_stage``: the dispatcher, the book, the
-benchmark and the tests. The stage reports to the session through its own calls
-(``settings``, ``load_data``, ``score``/``report``); the runner adds nothing else.
+benchmark, practice and the tests. The stage reports to the recording the runner opens for it,
+through its own calls (``settings``, ``load_data``, ``score``/``report``); the runner adds
+nothing else, and afterwards puts back the process-wide settings the stage changed.
 """
 
 from __future__ import annotations
 
+import json
 import runpy
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -14,11 +16,14 @@ from typing import TextIO
 
 import torch
 
+from nnreally import recording
 from nnreally.data import Data
-from nnreally.distributed import note_failure
-from nnreally.lesson import Launched, Session
+from nnreally.distributed import note_failure, rank
 from nnreally.options import Output, Training
+from nnreally.recording import Recording
 from nnreally.registry import Stage
+from nnreally.run import Run
+from nnreally.script import Launched
 
 
 def run_stage(
@@ -28,21 +33,47 @@ def run_stage(
     out: TextIO | None = None,
     data: Data | None = None,
     command: Sequence[str] | None = None,
-) -> Session:
-    """Run ``stage``'s file; the returned session holds its history, data and variables.
+) -> Run:
+    """Run ``stage``'s file; the ``Run`` holds its history, data, what it showed and its
+    variables.
 
     ``data`` already loaded is reused (``all`` loads it once); ``command`` is how to start the
     same run again, for a stage that asks for several processes.
     """
-    session = Session(training, output, stage, out, data, command)
+    opened = Recording(training, output, stage, out, data, command, by_runner=True)
+    variables: dict[str, object] = {}
     # Launched: the processes torchrun started did the run, and their rank 0 reported it.
-    with process_wide() as session.ran_with, session.active(), suppress(Launched):
+    with process_wide() as ran_with, recording.opened(opened), suppress(Launched):
         try:
-            session.namespace = runpy.run_path(str(stage.path), run_name=f"stage_{stage.number}")
+            variables = runpy.run_path(str(stage.path), run_name=f"stage_{stage.number}")
         except BaseException:
             note_failure()  # a rank of a distributed run: say when, so the launcher names it
             raise
-    return session
+    return opened.finish(variables, ran_with)
+
+
+def run_stages(
+    stages: Sequence[Stage],
+    training: Training,
+    output: Output,
+    out: TextIO,
+    command: Sequence[str] | None = None,
+) -> list[Run]:
+    """The dispatcher's loop, which the book shares: each stage on data loaded once, its final
+    line (and JSON with ``--json``) printed as it ends; the runs this process reported (rank
+    0, not handed on to other processes)."""
+    runs: list[Run] = []
+    data = None
+    for stage in stages:
+        run = run_stage(stage, training, output, out, data, command)
+        data = run.data
+        if run.launched or rank() != 0:  # its processes reported it, or rank 0 does
+            continue
+        print(run.final_line(), file=out, flush=True)
+        if output.json:
+            print(json.dumps(run.to_json()), flush=True)
+        runs.append(run)
+    return runs
 
 
 def _settings() -> dict:

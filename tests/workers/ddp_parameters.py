@@ -18,6 +18,6 @@ SAMPLES = 640
 if __name__ == "__main__":
     bs, out = int(sys.argv[1]), sys.argv[2]
     training = Training(bs=bs, epochs=1, data="digits", limit=SAMPLES)
-    session = run_stage(find("14"), training, Output(quiet=True), out=io.StringIO())
+    run = run_stage(find("14"), training, Output(quiet=True), out=io.StringIO())
     if rank() == 0:
-        torch.save(session.namespace["model"].state_dict(), out)
+        torch.save(run.variables["model"].state_dict(), out)

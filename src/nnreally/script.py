@@ -1,0 +1,115 @@
+"""Script mode: a stage file run on its own, as a script or in a notebook.
+
+Under the runner the dispatcher has parsed the options and opened a recording before the stage
+starts. A stage file run on its own gets here from its first lesson call, ``settings(...)``:
+
+* as a script (``python stages/05_optim.py --epochs 1``, or a learner's copy of it under any
+  name), the options come from the command line; an expected error becomes one line on
+  stderr and its exit code (2 usage, 1 failure, 130 Ctrl-C); when the script ends, its final
+  line is printed (and ``--json``, ``--plot`` written);
+* in a notebook or a REPL, the options come from ``$NNREALLY_ARGS`` (the same options, for
+  example ``--limit 1000 --epochs 1``; none by default), and errors stay the notebook's own.
+
+This is the only module that touches ``sys.excepthook``, ``atexit`` or the process exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shlex
+import sys
+from collections.abc import Mapping, Sequence
+from functools import partial
+from pathlib import Path
+
+from nnreally import recording
+from nnreally.distributed import note_failure
+from nnreally.errors import UsageError, exit_code
+from nnreally.errors import report as report_error
+from nnreally.options import (
+    Output,
+    Parser,
+    Training,
+    add_output_options,
+    add_training_options,
+    output_options,
+    training_options,
+)
+from nnreally.recording import Recording
+from nnreally.registry import file_stage
+
+ARGS_VARIABLE = "NNREALLY_ARGS"  # the options of a run in a notebook or a REPL
+
+
+class Launched(Exception):  # noqa: N818  (not an error: the run went on in other processes)
+    """This process started the run in several processes through torchrun; they did the work."""
+
+
+def parse_options(argv: Sequence[str], prog: str) -> tuple[Training, Output]:
+    """The shared options, parsed and checked."""
+    parser = Parser(prog=prog, description="Run this stage of 'What is torch.nn really?'.")
+    add_training_options(parser)
+    add_output_options(parser)
+    args = parser.parse_args(list(argv))
+    return training_options(args), output_options(args)
+
+
+def open_recording(caller: Mapping[str, object]) -> Recording:
+    """Open the recording of a stage file run on its own; ``caller``: the stage's globals.
+
+    The stage is the main script when its globals are ``__main__``'s and come from a file;
+    anything else (a notebook, a REPL, a library call) takes its options from the variable.
+    """
+    path = caller.get("__file__") if caller.get("__name__") == "__main__" else None
+    if not isinstance(path, str):
+        text = os.environ.get(ARGS_VARIABLE, "")
+        training, output = parse_options(shlex.split(text), ARGS_VARIABLE)
+        return recording.open_alone(Recording(training, output))
+    prog = f"python {sys.argv[0]}"
+    try:
+        training, output = parse_options(sys.argv[1:], prog)
+    except UsageError as e:
+        _end(report_error(prog, e))
+    out = sys.stderr if output.json else sys.stdout  # with --json, stdout carries only JSON
+    stage = file_stage(Path(path))
+    opened = recording.open_alone(Recording(training, output, stage, out, command=sys.argv))
+    sys.excepthook = partial(_on_error, prog, opened)
+    atexit.register(_at_end, opened, caller)
+    return opened
+
+
+def _on_error(prog: str, opened: Recording, kind, error, traceback) -> None:
+    """An error the script did not catch: an expected one is one line and its exit code."""
+    if isinstance(error, Launched):  # the processes it started did the run and reported it
+        _end(0)
+    note_failure()  # a rank of a distributed run: say when, so the launcher names it
+    atexit.unregister(_at_end)
+    code = exit_code(error)
+    if code is None:  # a bug, in the stage or in nnreally: its traceback is the report
+        sys.__excepthook__(kind, error, traceback)
+        return
+    _end(report_error(prog, error))
+
+
+def _at_end(opened: Recording, caller: Mapping[str, object]) -> None:
+    """The script ended: its final line, and its JSON and plot when asked (rank 0 only)."""
+    if not opened.speaks or opened.launched:
+        return
+    run = opened.finish(dict(caller))
+    print(run.final_line(), file=opened.out, flush=True)
+    if opened.output.json:
+        import json
+
+        print(json.dumps(run.to_json()), flush=True)
+    if opened.output.plot and run.history:
+        from nnreally.plots import plot_losses  # matplotlib is slow to import; only when asked
+
+        print(f"plot: {plot_losses([(run.name, run)], opened.output.plot)}", file=opened.out)
+
+
+def _end(code: int) -> None:
+    """End the process now: the error is reported, and nothing else should run or print."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
