@@ -44,7 +44,7 @@ def test_no_argument_lists_every_stage(capsys):
 def test_run_one_stage_prints_epochs_and_final_line(capsys):
     code, out, _ = call(capsys, "05", *SMALL)
     assert code == 0
-    assert "stage 05 · optim" in out
+    assert "stage 05 · torch.optim: an optimizer object" in out
     assert "bs 64, lr 0.5, epochs 2, seed 0" in out
     assert "digits: 1,000 train / 10,000 valid" in out
     assert re.search(

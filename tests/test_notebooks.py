@@ -14,6 +14,7 @@ import pytest
 from nnreally import notebooks, reading
 from nnreally.cells import split_cells
 from nnreally.registry import Stage, all_stages, find
+from nnreally.texts import words
 from nnreally.translations import narrative
 from tests.conftest import CLOSED_URL
 
@@ -109,7 +110,7 @@ def test_the_zh_notebook_is_the_same_code_with_the_chinese_narrative(stage: Stag
         c for c in english["cells"] if c["cell_type"] == "code"
     ]
     assert ["".join(c["source"]) for c in chinese["cells"] if c["cell_type"] == "markdown"] == [
-        f"# 阶段 {stage.number} · {stage.title}\n\n{zh[0]}",
+        f"# 阶段 {stage.number} · {words('zh').title(stage.name)}\n\n{zh[0]}",
         *zh[1:],
     ]
 

@@ -25,6 +25,7 @@ from nnreally.plots import (
 )
 from nnreally.registry import all_stages, find
 from nnreally.run import Run
+from nnreally.texts import words
 from tests.conftest import train
 
 ANSI = re.compile(r"\033\[[0-9;]*m")
@@ -193,7 +194,7 @@ def test_chinese_labels_use_the_cjk_font_when_there_is_one(monkeypatch, small_ru
     monkeypatch.setattr(plots, "cjk_font", lambda: family)
     assert plots.drawn_language("zh") == "zh"
     figure = plots.losses_figure([("01", small_runs["01"])], lang="zh")
-    assert figure.axes[0].get_xlabel() == plots.LABELS["zh"]["epoch"]
+    assert figure.axes[0].get_xlabel() == words("zh")("plots.epoch")
     titled = [t for t in figure.findobj(Text) if re.search(r"[\u4e00-\u9fff]", t.get_text())]
     assert titled
     assert all(t.get_fontfamily()[0] == family for t in titled)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nnreally import reading
+from nnreally import reading, texts
 from nnreally.cells import split_cells
 from nnreally.cli import main
 from nnreally.registry import Stage, all_stages, find
@@ -27,7 +27,7 @@ USAGE = "python -m nnreally.stages: error: "
 @pytest.fixture(autouse=True)
 def _english_reader(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts from a reader whose environment asks for no language."""
-    for name in (reading.LANG_VARIABLE, *reading.LOCALE_VARIABLES):
+    for name in (texts.LANG_VARIABLE, *texts.LOCALE_VARIABLES):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LANG", ENGLISH_LOCALE)
 
@@ -108,7 +108,7 @@ def test_the_chinese_stage_is_the_same_code_byte_for_byte(stage: Stage):
     ],
 )
 def test_default_language(environ: dict[str, str], expected: str):
-    assert reading.default_language(environ) == expected
+    assert texts.default_language(environ) == expected
 
 
 def test_the_variable_and_the_locale_switch_the_default(capsys, monkeypatch):

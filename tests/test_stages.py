@@ -132,7 +132,7 @@ def test_a_stage_runs_as_a_script_from_anywhere(tmp_path, data_dir):
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert out.startswith("stage 05 · optim")
+    assert out.startswith("stage 05 · torch.optim: an optimizer object")
     assert "epoch 1: train loss" in out
     assert "grad_fn" in out  # the demo: the first batch's loss before training
     assert out.strip().splitlines()[-1].startswith("stage 05 done: valid loss")

@@ -10,7 +10,7 @@ import pytest
 
 from nnreally import translations
 from nnreally.registry import Stage, all_stages, find
-from nnreally.translations import narrative, out_of_step, sidecar, stamp
+from nnreally.translations import avoided, glossary, narrative, out_of_step, sidecar, stamp
 
 STAGES = pytest.mark.parametrize("stage", all_stages(), ids=lambda s: s.number)
 CODE = re.compile(r"``(.+?)``", re.DOTALL)  # inline code, as the stage docstrings write it
@@ -173,35 +173,6 @@ def test_the_module_runs_as_a_command():
 # One term per concept: stages/zh/glossary.toml gives each concept its Chinese term and the
 # variants that must not appear in any Chinese narrative.
 
-GLOSSARY = sidecar(find("01"), "zh").parent / "glossary.toml"
-
-
-def glossary() -> list[dict]:
-    """The glossary's entries, in file order: each with ``en``, ``zh`` and ``avoid``."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - the tests run on 3.11+
-        import tomli as tomllib
-    with GLOSSARY.open("rb") as f:
-        return tomllib.load(f)["term"]
-
-
-def avoided(text: str, terms: list[dict]) -> list[tuple[str, str]]:
-    """``(variant, term)`` for each avoided variant that ``text`` uses instead of the term.
-
-    ``code`` spans are not checked, and a variant that lies inside one of the glossary's own
-    terms does not count (批量 inside 小批量 is the term itself, not the variant).
-    """
-    text = CODE.sub(" ", text)
-    allowed = [(m.start(), m.end()) for t in terms for m in re.finditer(re.escape(t["zh"]), text)]
-    found = []
-    for term in terms:
-        for variant in term["avoid"]:
-            for m in re.finditer(re.escape(variant), text):
-                if not any(a <= m.start() and m.end() <= b for a, b in allowed):
-                    found.append((variant, term["zh"]))
-    return found
-
 
 def test_the_glossary_parses_and_every_entry_is_complete():
     terms = glossary()
@@ -239,10 +210,17 @@ def test_no_term_is_another_terms_variant():
 
 @STAGES
 def test_each_chinese_narrative_uses_the_glossary_terms(stage: Stage):
-    terms = glossary()
-    for number, text in enumerate(narrative(stage, "zh"), 1):
-        found = avoided(text, terms)
-        assert not found, f"stage {stage.number} cell {number}: use {found} (variant, term)"
+    assert translations.off_glossary(stage) == []
+
+
+def test_check_names_a_narrative_off_the_glossary(monkeypatch):
+    stage = find("05")
+    texts = [*narrative(stage, "zh")]
+    texts[0] = texts[0] + "每个批次有 64 张图片。"
+    monkeypatch.setattr(translations, "narrative", lambda s, lang: texts)
+    (problem,) = translations.off_glossary(stage)
+    assert problem.startswith("stage 05 (stages/zh/05_optim.md) cell 1: use 小批量 for 批次, ")
+    assert "图像 for 图片" in problem
 
 
 def test_an_avoided_variant_is_caught():

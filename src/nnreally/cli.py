@@ -23,6 +23,7 @@ from nnreally.options import (
 from nnreally.registry import all_stages, select
 from nnreally.run import markdown_table, summary_table
 from nnreally.runner import run_stages
+from nnreally.texts import words
 
 PROG = "python -m nnreally.stages"
 
@@ -52,10 +53,14 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     def body() -> int:
         if argv and argv[0] in ("show", "diff"):
             return reading.main(argv, prog)
-        if argv and argv[0] in ("book", "samples"):
-            from nnreally import book  # pygments and matplotlib: imported only when needed
+        if argv and argv[0] == "book":
+            from nnreally import book  # pygments, jinja2, matplotlib: imported only when needed
 
             return book.main(argv, prog)
+        if argv and argv[0] == "samples":
+            from nnreally import samples  # matplotlib: imported only when needed
+
+            return samples.main(argv, prog)
         return run(argv, prog)
 
     return guarded(prog, body)
@@ -79,11 +84,12 @@ def run(argv: list[str], prog: str) -> int:
     command = ["-m", "nnreally.stages", *argv]  # what torchrun starts for --nproc
     runs = [r for r in run_stages(stages, training, output, out, command) if r.history]
     if len(runs) > 1 and not output.quiet:
-        print(f"\n{summary_table(runs)}", file=out)
+        print(f"\n{summary_table(runs, output.lang)}", file=out)
     if args.markdown and runs:
         print(f"\n{markdown_table(runs)}", file=out)
     if output.plot and runs:
         from nnreally.plots import plot_losses  # matplotlib is slow to import; only when asked
 
-        print(f"plot: {plot_losses([(r.stage.number, r) for r in runs], output.plot)}", file=out)
+        path = plot_losses([(r.stage.number, r) for r in runs], output.plot, lang=output.lang)
+        print(words(output.lang)("run.plot", path=path), file=out)
     return 0

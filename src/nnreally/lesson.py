@@ -27,6 +27,7 @@ from nnreally.distributed import group_of_one, launch, launched
 from nnreally.errors import DivergedError, UsageError
 from nnreally.options import STAGE_SETTINGS, resolve_device
 from nnreally.recording import Recording
+from nnreally.run import describe_data
 
 __all__ = [  # UsageError too: a stage raises it for a setting it cannot honour (13)
     "UsageError",
@@ -82,8 +83,11 @@ def settings(**defaults: object) -> tuple:
     torch.manual_seed(found.training.seed)
     _import_optimizers()
     found.note_settings(chosen)
-    shown = ", ".join(f"{k} {v}" for k, v in chosen.items())
-    found.say(f"{shown}, seed {found.training.seed}")
+    said = found.words
+    shown = said("settings.separator").join(
+        f"{said(f'settings.{k}')} {v}" for k, v in chosen.items()
+    )
+    found.say(found.words("run.settings", settings=shown, seed=found.training.seed))
     return tuple(chosen.values())
 
 
@@ -106,7 +110,7 @@ def load_data() -> Data:
         for note in data.note.splitlines() if found.speaks else ():
             print(f"note: {note}", file=sys.stderr, flush=True)
     found.note_data(data)
-    found.say(f"data: {data.describe()}")
+    found.say(found.words("run.data", data=describe_data(data, found.output.lang)))
     return data
 
 
@@ -115,7 +119,8 @@ def get_device() -> torch.device:
     found = _recording()
     device = resolve_device(found.training.device)
     found.note_device(str(device))
-    found.say(f"device: {device}" + (" (no CUDA or MPS device found)" * (device.type == "cpu")))
+    missing = found.words("run.no_gpu") if device.type == "cpu" else ""
+    found.say(found.words("run.device", device=f"{device}{missing}"))
     return device
 
 
@@ -147,9 +152,9 @@ def show_image(image: torch.Tensor, title: str = "") -> None:
         number = f"-{found.stage.number}" if found.stage else ""
         path = plot.with_name(f"{plot.stem}{number}-image{count}.png")
         path.write_bytes(png)
-        found.say(f"image: {title} (saved to {path})")
+        found.say(found.words("run.image_saved", title=title, path=path))
     else:
-        found.say(f"image: {title} (--plot FILE.png saves it)")
+        found.say(found.words("run.image_unsaved", title=title))
 
 
 def _in_notebook() -> bool:

@@ -23,6 +23,7 @@ from nnreally.errors import RunError, guarded
 from nnreally.options import Parser
 from nnreally.reading import narrative_cells
 from nnreally.registry import Stage, all_stages
+from nnreally.texts import words
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -95,16 +96,21 @@ def _retell(docstring: str, markdown: list[NotebookNode], prose: Sequence[str]) 
     return new_docstring
 
 
+def _title(stage: Stage, lang: str) -> str:
+    said = words(lang)
+    return said("notebook.title", number=stage.number, title=said.title(stage.name))
+
+
 def notebook(stage: Stage) -> NotebookNode:
     """The English notebook for one stage: ``# Stage 05 · optim``, then the stage's cells."""
-    title = f"Stage {stage.number} · {stage.title}"
-    return from_script(stage.source, title, ids=f"stage{stage.number}")
+    return from_script(stage.source, _title(stage, "en"), ids=f"stage{stage.number}")
 
 
 def notebook_zh(stage: Stage) -> NotebookNode:
-    """The Chinese notebook: ``# 阶段 05 · optim``, the same code cells, the Chinese narrative."""
-    title = f"阶段 {stage.number} · {stage.title}"
-    return from_script(stage.source, title, f"stage{stage.number}", narrative_cells(stage, "zh"))
+    """The Chinese notebook: ``# 阶段 05 · torch.optim``, the same code cells, the Chinese
+    narrative."""
+    prose = narrative_cells(stage, "zh")
+    return from_script(stage.source, _title(stage, "zh"), f"stage{stage.number}", prose)
 
 
 # Each edition of the notebooks: its folder under notebooks/ and how it makes a stage's notebook.

@@ -11,12 +11,13 @@ import argparse
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
 
 from nnreally.errors import UsageError
+from nnreally.texts import LANGUAGES, SOURCE, default_language
 
 SEED = 0
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -96,11 +97,12 @@ class Training:
 
 @dataclass(frozen=True)
 class Output:
-    """What a run prints and writes besides its epoch lines."""
+    """What a run prints and writes besides its epoch lines, and in which language."""
 
     json: bool = False
     plot: Path | None = None
     quiet: bool = False
+    lang: str = SOURCE
 
 
 def add_training_options(
@@ -149,6 +151,12 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     add("--json", action="store_true", help="print one JSON object per stage on stdout")
     add("--plot", type=Path, metavar="FILE.png", help="save the loss curves (and images) as PNG")
     add("--quiet", action="store_true", help="print only the final line per stage")
+    add(
+        "--lang",
+        choices=LANGUAGES,
+        help="the language of the lines a run prints; errors stay English (default: "
+        "$NNREALLY_LANG, else zh under a zh_* locale such as LANG=zh_CN.UTF-8, else en)",
+    )
 
 
 def _take(cls, args: argparse.Namespace):
@@ -165,7 +173,7 @@ def training_options(args: argparse.Namespace) -> Training:
 
 def output_options(args: argparse.Namespace) -> Output:
     """The ``Output`` that ``add_output_options`` parsed, its file checked before any work."""
-    output = _take(Output, args)
+    output = replace(_take(Output, args), lang=args.lang or default_language())
     if output.plot is not None:
         check_png(output.plot, "--plot")
     return output

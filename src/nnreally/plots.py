@@ -27,6 +27,7 @@ from torch import nn
 from nnreally.data.digits import SIDE
 from nnreally.data.files import CLASSES, Data
 from nnreally.run import Run
+from nnreally.texts import LANGUAGES, SOURCE, words
 
 DPI = 100
 WIDE = (8.0, 4.5)  # inches: 800 x 450 pixels at DPI
@@ -43,37 +44,6 @@ LEGEND_INSIDE = 4  # curves whose legend fits inside the axes; more go beside th
 CJK_FAMILIES = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Serif CJK SC")
 CJK_MARK = "CJK"
 FALLBACK_FONT = "DejaVu Sans"  # ships with matplotlib: draws whatever the CJK font lacks
-
-LABELS = {
-    "en": {
-        "epoch": "epoch",
-        "loss": "cross-entropy loss (log scale)",
-        "valid": "{label} valid",
-        "title": "validation loss after each epoch",
-        "title_batches": "training loss per batch (faint) and validation loss after each epoch",
-        "stage": "stage",
-        "final": "validation loss after training",
-        "comparison": "every stage, same data and seed: validation loss (accuracy above each bar)",
-        "samples": "{name}: first {count} training images and their labels",
-        "class": "class {digit}",
-        "weights": "learned weights per class (red: evidence for, blue: against)",
-        "filters": "first-layer filters ({size} kernels)",
-    },
-    "zh": {
-        "epoch": "轮次",
-        "loss": "交叉熵损失（对数刻度）",
-        "valid": "{label} 验证",
-        "title": "每轮训练后的验证损失",
-        "title_batches": "每个小批量的训练损失（浅色）与每轮训练后的验证损失",
-        "stage": "阶段",
-        "final": "训练后的验证损失",
-        "comparison": "各阶段使用相同的数据和随机种子：验证损失（柱顶为准确率）",
-        "samples": "{name}：前 {count} 张训练图像及其标签",
-        "class": "类别 {digit}",
-        "weights": "每个类别学到的权重（红色：支持该类别，蓝色：反对）",
-        "filters": "第一层的卷积核（{size}）",
-    },
-}
 
 
 class PlainLogFormatter(LogFormatter):
@@ -114,13 +84,15 @@ def drawn_language(lang: str | None) -> str | None:
     """The language a figure asked for in ``lang`` is labelled in: Chinese only with a font."""
     if lang is None or lang == "en" or cjk_font() is None:
         return None if lang is None else "en"
-    if lang not in LABELS:
-        raise ValueError(f"no labels in {lang!r} (there are {', '.join(LABELS)})")
+    if lang not in LANGUAGES:
+        raise ValueError(f"no labels in {lang!r} (there are {', '.join(LANGUAGES)})")
     return lang
 
 
-def _words(lang: str | None) -> dict[str, str]:
-    return LABELS[drawn_language(lang) or "en"]
+def _words(lang: str | None) -> Callable[..., str]:
+    """The labels' words in the language the figure is drawn in: ``_words(lang)("epoch")``."""
+    catalog = words(drawn_language(lang) or SOURCE)
+    return lambda key, **values: catalog(f"plots.{key}", **values)
 
 
 def _save(fig: Figure, path: Path, lang: str | None = "en") -> Path:
@@ -156,7 +128,7 @@ def plot_samples(
         ax.set_title(str(int(data.y_train[i])), fontsize=9, pad=2)
         ax.axis("off")
     if lang is not None:
-        title = _words(lang)["samples"].format(name=data.name, count=rows * cols)
+        title = _words(lang)("samples", name=data.name, count=rows * cols)
         fig.suptitle(title, fontsize=10)
     return _save(fig, path, lang)
 
@@ -176,23 +148,23 @@ def plot_losses(
 
 def losses_figure(runs: list[tuple[str, Run]], batches: bool = True, lang: str = "en") -> Figure:
     """The loss curves as a figure (a notebook shows it as the cell's output)."""
-    words = _words(lang)
+    said = _words(lang)
     fig = Figure(figsize=WIDE, dpi=DPI)
     ax = fig.subplots()
     for index, (label, run) in enumerate(runs):
         style = curve_style(index)
         epochs = [e.epoch for e in run.history]
         valid = [e.valid_loss for e in run.history]
-        ax.plot(epochs, valid, label=words["valid"].format(label=label), **style)
+        ax.plot(epochs, valid, label=said("valid", label=label), **style)
         if batches:
             per_epoch = max(1, len(run.batch_losses) // max(1, run.epochs))
             steps = [i / per_epoch for i in range(1, len(run.batch_losses) + 1)]
             faint = {"color": style["color"], "linestyle": style["linestyle"]}
             ax.plot(steps, run.batch_losses, alpha=0.4, linewidth=0.8, **faint)
-    ax.set_xlabel(words["epoch"])
+    ax.set_xlabel(said("epoch"))
     ax.set_xlim(left=0)  # training starts at epoch 0: one epoch's curve spans 0 to 1
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole; batches between
-    ax.set_ylabel(words["loss"])
+    ax.set_ylabel(said("loss"))
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(PlainLogFormatter(labelOnlyBase=False))
     ax.yaxis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
@@ -201,7 +173,7 @@ def losses_figure(runs: list[tuple[str, Run]], batches: bool = True, lang: str =
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
     else:
         ax.legend(fontsize="small")
-    ax.set_title(words["title_batches" if batches else "title"])
+    ax.set_title(said("title_batches" if batches else "title"))
     _use_font(fig, lang)  # before tight_layout, which measures the words in their font
     fig.tight_layout()
     return fig
@@ -209,7 +181,7 @@ def losses_figure(runs: list[tuple[str, Run]], batches: bool = True, lang: str =
 
 def plot_comparison(runs: list[tuple[str, Run]], path: Path, lang: str = "en") -> Path:
     """Every stage's final validation loss side by side, accuracy written on each bar."""
-    words = _words(lang)
+    said = _words(lang)
     fig = Figure(figsize=WIDE)
     ax = fig.subplots()
     labels = [label for label, _ in runs]
@@ -223,9 +195,9 @@ def plot_comparison(runs: list[tuple[str, Run]], path: Path, lang: str = "en") -
             va="bottom",
             fontsize=8,
         )
-    ax.set_xlabel(words["stage"])
-    ax.set_ylabel(words["final"])
-    ax.set_title(words["comparison"])
+    ax.set_xlabel(said("stage"))
+    ax.set_ylabel(said("final"))
+    ax.set_title(said("comparison"))
     ax.grid(axis="y", alpha=0.3)
     _use_font(fig, lang)  # before tight_layout, which measures the words in their font
     fig.tight_layout()
@@ -270,13 +242,13 @@ def plot_weights(weights: torch.Tensor, path: Path, lang: str | None = "en") -> 
     fig = Figure(figsize=GRID)
     axes = fig.subplots(2, 5)
     limit = float(weights.abs().max())
-    words = _words(lang)
+    said = _words(lang)
     for digit, ax in enumerate(axes.flat):
         ax.imshow(weights[digit].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_title(str(digit) if lang is None else words["class"].format(digit=digit), fontsize=9)
+        ax.set_title(str(digit) if lang is None else said("class", digit=digit), fontsize=9)
         ax.axis("off")
     if lang is not None:
-        fig.suptitle(words["weights"], fontsize=10)
+        fig.suptitle(said("weights"), fontsize=10)
     return _save(fig, path, lang)
 
 
@@ -295,7 +267,7 @@ def plot_filters(filters: torch.Tensor, path: Path, lang: str | None = "en") -> 
             ax.set_title(f"{i}", fontsize=8)
     if lang is not None:
         size = "x".join(map(str, filters.shape[-2:]))
-        fig.suptitle(_words(lang)["filters"].format(size=size), fontsize=10)
+        fig.suptitle(_words(lang)("filters", size=size), fontsize=10)
     return _save(fig, path, lang)
 
 

@@ -12,36 +12,17 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from nnreally.cells import split_cells
 from nnreally.diffview import render_terminal
-from nnreally.errors import RunError, UsageError
+from nnreally.errors import RunError
 from nnreally.options import Parser, positive_int
 from nnreally.registry import LIBRARY, Stage, find
-from nnreally.translations import LANGUAGES, SOURCE, narrative
+from nnreally.texts import LANG_VARIABLE, LANGUAGES, SOURCE, default_language
+from nnreally.translations import narrative
 
 DEFAULT_WIDTH = 160  # when the output is not a terminal
-LANG_VARIABLE = "NNREALLY_LANG"  # the reader's language, when --lang does not say
-# Where a locale names the language of messages; as POSIX has it, the first one set decides.
-LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
-CHINESE_LOCALE = re.compile(r"zh(?:[_.@]|$)", re.IGNORECASE)  # zh_CN.UTF-8, zh_TW, zh.UTF-8, zh
-
-
-def default_language(environ: Mapping[str, str] = os.environ) -> str:
-    """The narrative's language when none is asked for: ``$NNREALLY_LANG`` if set, else ``zh``
-    under a Chinese locale (``LANG=zh_CN.UTF-8``; ``LC_ALL`` and ``LC_MESSAGES`` come first),
-    else English."""
-    chosen = environ.get(LANG_VARIABLE, "").strip()
-    if chosen:
-        if chosen.lower() not in LANGUAGES:
-            raise UsageError(
-                f"{LANG_VARIABLE}={chosen!r} is not a language here (choose from "
-                f"{', '.join(LANGUAGES)})"
-            )
-        return chosen.lower()
-    locale = next((environ[name] for name in LOCALE_VARIABLES if environ.get(name)), "")
-    return "zh" if CHINESE_LOCALE.match(locale) else SOURCE
 
 
 def narrative_cells(stage: Stage, lang: str) -> list[str]:

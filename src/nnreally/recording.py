@@ -17,14 +17,17 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from typing import TextIO
 
 from nnreally.data import Data
 from nnreally.distributed import launched, rank
+from nnreally.errors import RunError
 from nnreally.options import Output, Training
 from nnreally.registry import Stage
-from nnreally.run import Epoch, Run, Shown
+from nnreally.run import Epoch, Run, Shown, label
+from nnreally.texts import SOURCE, words
+from nnreally.translations import narrative
 
 clock = time.perf_counter  # the epochs' clock
 
@@ -59,10 +62,16 @@ class Recording:
         self._batch_losses: list[float] = []
         self._shown: list[Shown] = []
         self._untimed: dict[str, float] = {}
+        self.words = words(self.output.lang)
         self._mark = clock()
         if stage is not None:
-            named = f"{stage.label} · {stage.title}" if stage.number else stage.label
-            self.say(f"{named}: {stage.summary}" if stage.summary else named)
+            self.say(
+                self.words(
+                    "run.header",
+                    label=label(stage, self.output.lang),
+                    summary=_summary(stage, self.output.lang),
+                )
+            )
 
     @property
     def name(self) -> str:
@@ -111,20 +120,20 @@ class Recording:
         epoch = Epoch(len(self._history) + 1, train_loss, valid_loss, valid_acc, seconds)
         self._history.append(epoch)
         self._batch_losses.extend(losses)
-        self.say(epoch.line())
+        self.say(epoch.line(self.output.lang))
         self._mark = clock()
         return epoch
 
     @contextmanager
     def untimed(self, what: str) -> Iterator[None]:
         """Time a block of one-off work apart from the epochs' times."""
-        self.say(f"{what} ...")
+        self.say(self.words("run.untimed_start", what=what))
         start = clock()
         yield
         seconds = clock() - start
         self._untimed[what] = self._untimed.get(what, 0.0) + seconds
         self._mark += seconds
-        self.say(f"{what}: {seconds:.1f} s (not counted in the epochs' times)")
+        self.say(self.words("run.untimed_end", what=what, seconds=f"{seconds:.1f}"))
 
     def _touch(self) -> None:
         """Before the first epoch, every lesson call restarts the clock (see the docstring)."""
@@ -166,6 +175,14 @@ class Recording:
             ran_with=dict(ran_with or {}),
             launched=self.launched,
         )
+
+
+def _summary(stage: Stage, lang: str) -> str:
+    """The first line of the stage's docstring, in ``lang`` where it is translated."""
+    if lang != SOURCE:
+        with suppress(RunError):  # a file without a translation (a learner's) keeps its own
+            return narrative(stage, lang)[0].split("\n", 1)[0]
+    return stage.summary
 
 
 _current: Recording | None = None

@@ -69,7 +69,7 @@ def run_stages(
         data = run.data
         if run.launched or rank() != 0:  # its processes reported it, or rank 0 does
             continue
-        print(run.final_line(), file=out, flush=True)
+        print(run.final_line(output.lang), file=out, flush=True)
         if output.json:
             print(json.dumps(run.to_json()), flush=True)
         runs.append(run)

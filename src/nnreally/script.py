@@ -97,7 +97,7 @@ def _at_end(opened: Recording, caller: Mapping[str, object]) -> None:
     if not opened.speaks or opened.launched:
         return
     run = opened.finish(dict(caller))
-    print(run.final_line(), file=opened.out, flush=True)
+    print(run.final_line(opened.output.lang), file=opened.out, flush=True)
     if opened.output.json:
         import json
 
@@ -105,7 +105,8 @@ def _at_end(opened: Recording, caller: Mapping[str, object]) -> None:
     if opened.output.plot and run.history:
         from nnreally.plots import plot_losses  # matplotlib is slow to import; only when asked
 
-        print(f"plot: {plot_losses([(run.name, run)], opened.output.plot)}", file=opened.out)
+        path = plot_losses([(run.name, run)], opened.output.plot, lang=opened.output.lang)
+        print(opened.words("run.plot", path=path), file=opened.out)
 
 
 def _end(code: int) -> None:

@@ -22,10 +22,9 @@ from pathlib import Path
 from nnreally.cells import split_cells
 from nnreally.errors import RunError, UsageError, guarded
 from nnreally.options import Parser
-from nnreally.registry import Stage, all_stages, find
+from nnreally.registry import Stage, all_stages, find, stage_dir
+from nnreally.texts import LANGUAGES, SOURCE, tomllib
 
-SOURCE = "en"  # the language the stage files are written in
-LANGUAGES = (SOURCE, "zh")
 STAMP_DIGITS = 8  # hex digits of the SHA-1 kept in a marker: plenty to tell a stage's cells apart
 MARKER = re.compile(rf"^<!-- {SOURCE}:(?P<stamp>[0-9a-f]{{{STAMP_DIGITS}}}) -->\s*$")
 FIRST_WORDS, FIRST_CHARACTERS = 6, 40  # how much of a cell a problem quotes to name it
@@ -204,9 +203,59 @@ def _problems(stage: Stage, lang: str) -> list[str]:
     return problems
 
 
+# One term per concept: ``stages/zh/glossary.toml`` gives each concept its Chinese term and the
+# variants that must not appear in its place, in the narratives and in the interface's catalog.
+
+CODE_SPAN = re.compile(r"``(.+?)``", re.DOTALL)  # inline code: never checked for terms
+
+
+def glossary_path(lang: str = "zh") -> Path:
+    return stage_dir() / lang / "glossary.toml"
+
+
+def glossary(lang: str = "zh") -> list[dict]:
+    """The glossary's entries, in file order: each with ``en``, ``zh`` and ``avoid``."""
+    with glossary_path(lang).open("rb") as f:
+        return tomllib.load(f)["term"]
+
+
+def avoided(text: str, terms: list[dict]) -> list[tuple[str, str]]:
+    """``(variant, term)`` for each avoided variant that ``text`` uses instead of the term.
+
+    ``code`` spans are not checked, and a variant that lies inside one of the glossary's own
+    terms does not count (批量 inside 小批量 is the term itself, not the variant).
+    """
+    text = CODE_SPAN.sub(" ", text)
+    allowed = [(m.start(), m.end()) for t in terms for m in re.finditer(re.escape(t["zh"]), text)]
+    found = []
+    for term in terms:
+        for variant in term["avoid"]:
+            for m in re.finditer(re.escape(variant), text):
+                if not any(a <= m.start() and m.end() <= b for a, b in allowed):
+                    found.append((variant, term["zh"]))
+    return found
+
+
+def off_glossary(stage: Stage, lang: str = "zh") -> list[str]:
+    """One problem per narrative cell of ``stage`` that uses an avoided variant."""
+    terms = glossary(lang)
+    return [
+        f"stage {stage.number} ({_shown(sidecar(stage, lang))}) cell {number}: use "
+        + ", ".join(f"{term} for {variant}" for variant, term in found)
+        + f" ({_shown(glossary_path(lang))})"
+        for number, text in enumerate(narrative(stage, lang), 1)
+        if (found := avoided(text, terms))
+    ]
+
+
 def out_of_step(stage: Stage) -> list[str]:
     """One readable problem per place where a translation of ``stage`` lags its English."""
-    return [p for lang in LANGUAGES if lang != SOURCE for p in _problems(stage, lang)]
+    problems = []
+    for lang in LANGUAGES:
+        if lang != SOURCE:
+            found = _problems(stage, lang)
+            problems += found or off_glossary(stage, lang)
+    return problems
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.translations") -> int:
