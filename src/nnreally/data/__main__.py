@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from nnreally.data import digits_cache, sources
-from nnreally.data.download import Remote, is_verified, problem
-from nnreally.data.sources import SYSTEM_FASHION, check_data_dir, default_data_dir, load_data
+from nnreally.data.checksums import Remote, is_verified, problem
+from nnreally.data.folder import FASHION, MNIST, check_data_dir, data_dir_arg, default_data_dir
+from nnreally.data.sources import SYSTEM_FASHION, load_data
 from nnreally.data.writes import ASIDE_SUFFIX
 from nnreally.errors import guarded
 from nnreally.options import Parser
@@ -16,19 +18,14 @@ from nnreally.options import Parser
 
 def _cache_entries(data_dir: Path) -> list[tuple[str, Path, Remote]]:
     """Every file the data folder may cache, with what it should be."""
-    pickle = sources.MNIST_PICKLE  # looked up now, so a test can stand in its own
-    entries = [("mnist", data_dir / "mnist" / pickle.filename, pickle)]
-    entries += [("mnist", data_dir / "mnist" / r.filename, r) for r in sources.MNIST_IDX]
-    entries += [
-        ("fashion-mnist", data_dir / "fashion-mnist" / r.filename, r) for r in sources.FASHION_IDX
-    ]
-    return entries
+    remotes = [(MNIST, sources.MNIST_PICKLE), *((MNIST, r) for r in sources.MNIST_IDX)]
+    remotes += [(FASHION, r) for r in sources.FASHION_IDX]
+    return [(name, data_dir / name / r.filename, r) for name, r in remotes]
 
 
 def _set_aside(data_dir: Path) -> list[Path]:
     """Files moved aside because they failed their check (they are never deleted)."""
-    folders = ("mnist", "fashion-mnist")
-    return sorted(p for f in folders for p in (data_dir / f).glob(f"*{ASIDE_SUFFIX}*"))
+    return sorted(p for f in (MNIST, FASHION) for p in (data_dir / f).glob(f"*{ASIDE_SUFFIX}*"))
 
 
 def info(data_dir: Path) -> list[str]:
@@ -38,9 +35,9 @@ def info(data_dir: Path) -> list[str]:
         if path.exists():
             state = "verified" if is_verified(path, remote) else "CORRUPT (fails its checksum)"
             lines.append(f"{name:<14} {path}  {path.stat().st_size:,} B  {state}")
-    digits = digits_cache.cache_path(data_dir)
-    if digits.exists():
-        lines.append(f"{'digits':<14} {digits}  {digits.stat().st_size:,} B  cache")
+    for digits, n_train, n_valid in digits_cache.caches(data_dir):
+        size = f"{n_train:,} + {n_valid:,} images"
+        lines.append(f"{'digits':<14} {digits}  {digits.stat().st_size:,} B  cache of {size}")
     for path in _set_aside(data_dir):
         lines.append(f"{'set aside':<14} {path}  (failed its check; delete it when done with it)")
     if all((SYSTEM_FASHION / r.filename).is_file() for r in sources.FASHION_IDX):
@@ -59,10 +56,9 @@ def verify(data_dir: Path) -> tuple[list[str], bool]:
             good &= why is None
             state = "ok" if why is None else "CORRUPT"
             lines.append(f"{state:<8} {name:<14} {path}" + (f" ({why})" if why else ""))
-    digits = digits_cache.cache_path(data_dir)
-    if digits.exists() or digits.is_symlink():
+    for digits, n_train, n_valid in digits_cache.caches(data_dir):
         try:
-            digits_cache.check(digits)
+            digits_cache.check(digits, n_train, n_valid)
             lines.append(f"{'ok':<8} {'digits':<14} {digits}")
         except digits_cache.BrokenCacheError as e:
             good = False
@@ -72,19 +68,29 @@ def verify(data_dir: Path) -> tuple[list[str], bool]:
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.data") -> int:
     """``download [mnist|fashion-mnist]``, ``verify`` or ``info``; returns the exit code."""
-    parser = Parser(prog=prog, description="Fetch and check the data cache ahead of time.")
-    parser.add_argument(
-        "--data-dir", type=Path, help="data folder (default $NNREALLY_DATA or ./data)"
+    folder = Parser(add_help=False)  # --data-dir before or after the command
+    folder.add_argument(
+        "--data-dir",
+        type=data_dir_arg,
+        default=argparse.SUPPRESS,
+        help="data folder (default $NNREALLY_DATA or ./data)",
+    )
+    parser = Parser(
+        prog=prog, description="Fetch and check the data cache ahead of time.", parents=[folder]
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    get = commands.add_parser("download", help="download and verify a data set (default mnist)")
-    get.add_argument("name", nargs="?", default="mnist", choices=("mnist", "fashion-mnist"))
-    commands.add_parser("verify", help="re-check every cached file (checksums, digits cache)")
-    commands.add_parser("info", help="what is cached, where, verified or not")
+    get = commands.add_parser(
+        "download", parents=[folder], help="download and verify a data set (default mnist)"
+    )
+    get.add_argument("name", nargs="?", default=MNIST, choices=(MNIST, FASHION))
+    commands.add_parser(
+        "verify", parents=[folder], help="re-check every cached file (checksums, digits caches)"
+    )
+    commands.add_parser("info", parents=[folder], help="what is cached, where, verified or not")
 
     def body() -> int:
         args = parser.parse_args(argv)
-        data_dir = args.data_dir or default_data_dir()
+        data_dir = getattr(args, "data_dir", None) or default_data_dir()
         check_data_dir(data_dir)
         if args.command == "download":
             data = load_data(args.name, data_dir, progress=sys.stderr.isatty())

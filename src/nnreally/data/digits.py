@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from matplotlib import get_data_path
 from matplotlib.ft2font import FT2Font
 
-SIDE = 28  # final image side, as MNIST
+from nnreally.data.dataset import LEVELS, N_TRAIN, N_VALID, SIDE
+
 BOX = 20  # MNIST fits each digit into a 20x20 box before centring it
 SCALE = 2  # supersampling factor: render at 56x56, average down to 28x28
 RENDER_PX = 96  # font size (in pixels) of the first, high-resolution rendering
@@ -59,7 +60,6 @@ DILATIONS = 4  # stroke width: 0..3 dilations of one (high-resolution) pixel eac
 BLUR_SIGMAS = (0.5, 0.9, 1.3)  # in high-resolution pixels
 CONTRAST_RANGE = (0.7, 1.0)
 NOISE_STD = 0.1  # multiplicative: ink gets texture, the background stays 0 as in MNIST
-LEVELS = 255  # images are quantised to 8 bits like MNIST, so a uint8 cache is exact
 
 
 def _render(font: FT2Font, digit: int) -> torch.Tensor:
@@ -157,6 +157,7 @@ def _transform(images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     small = small / small.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
     small = small * _uniform(gen, n, *CONTRAST_RANGE).view(n, 1, 1, 1)
     small = small * (1 + NOISE_STD * torch.randn(small.shape, generator=gen))
+    # quantised to 8 bits like MNIST, so that a cache of bytes holds them exactly
     return small.clamp_(0.0, 1.0).mul_(LEVELS).round_().div_(LEVELS)
 
 
@@ -187,14 +188,14 @@ Split = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 _made: dict[tuple[int, int, int], Split] = {}  # each data set is made once per process
 
 
-def made(n_train: int = 50_000, n_valid: int = 10_000, seed: int = DIGITS_SEED) -> bool:
+def made(n_train: int = N_TRAIN, n_valid: int = N_VALID, seed: int = DIGITS_SEED) -> bool:
     """Whether ``digits(n_train, n_valid, seed)`` is already in memory (returns at once)."""
     return (n_train, n_valid, seed) in _made
 
 
 def digits(
-    n_train: int = 50_000,
-    n_valid: int = 10_000,
+    n_train: int = N_TRAIN,
+    n_valid: int = N_VALID,
     seed: int = DIGITS_SEED,
     progress: Callable[[int], object] | None = None,
 ) -> Split:

@@ -1,4 +1,4 @@
-"""The built-in digits' cache: written atomically, checked on every load, remade when broken.
+"""The built-in digits' cache: one file per size, written atomically, checked on every load.
 
 The cache holds the four tensors as bytes plus the SHA-256 of those bytes. A load checks the
 keys, dtypes, shapes, label range and that checksum, so a truncated, damaged or foreign file
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import operator
 import os
 import re
 import sys
@@ -20,32 +21,46 @@ import numpy as np
 import torch
 
 from nnreally.data import digits as generator
-from nnreally.data.digits import DIGITS_SEED, LEVELS
-from nnreally.data.files import CLASSES, N_TRAIN, N_VALID, PIXELS, Data
-from nnreally.data.writes import atomic_write, sweep
+from nnreally.data.dataset import CLASSES, LEVELS, N_TRAIN, N_VALID, PIXELS, Data
+from nnreally.data.digits import DIGITS_SEED
+from nnreally.data.folder import DIGITS as FOLDER
+from nnreally.data.writes import atomic_write, folder_for, sweep
 
-DIGITS_VERSION = 2  # bump when the generator or the file changes; v2 added the checksum
-FOLDER = "digits"
+DIGITS_VERSION = 2  # bump when the generator or the file changes
 KEYS = ("x_train", "y_train", "x_valid", "y_valid")
 DIGEST_KEY = "sha256"
-_CACHE_NAME = re.compile(r"^digits-v(?P<version>[0-9]+)\.pt$")
 ORIGIN = f"built-in, generated from matplotlib's fonts, seed {DIGITS_SEED}"
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip archive
-DURATION = "5-30 s"  # what generating them takes on a laptop or a small CI machine
+DURATION = "5-30 s"  # what generating the default 60,000 takes on a laptop or a small CI machine
+# digits-v2.pt for the default size, digits-v2-3000-1000.pt for 3,000 + 1,000, ...
+_NAME = re.compile(rf"^digits-v{DIGITS_VERSION}(?:-(?P<train>[0-9]+)-(?P<valid>[0-9]+))?\.pt$")
 
 
 class BrokenCacheError(Exception):
     """The cache file is not what this version writes (the message says how)."""
 
 
-def cache_path(data_dir: Path) -> Path:
-    """Where the digits are cached under ``data_dir``."""
-    return Path(data_dir) / FOLDER / f"digits-v{DIGITS_VERSION}.pt"
+def cache_path(data_dir: Path, n_train: int = N_TRAIN, n_valid: int = N_VALID) -> Path:
+    """Where ``n_train`` + ``n_valid`` digits are cached under ``data_dir``."""
+    size = "" if (n_train, n_valid) == (N_TRAIN, N_VALID) else f"-{n_train}-{n_valid}"
+    return Path(data_dir) / FOLDER / f"digits-v{DIGITS_VERSION}{size}.pt"
 
 
-def _sizes() -> tuple[int, int]:
-    """The split, read at each call (a test can shrink it)."""
-    return N_TRAIN, N_VALID
+def caches(data_dir: Path) -> list[tuple[Path, int, int]]:
+    """Every digits cache under ``data_dir``, with the sizes its name says it holds."""
+    try:
+        names = sorted(os.listdir(Path(data_dir) / FOLDER))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        match = _NAME.match(name)
+        if match:
+            sizes = (
+                (int(match["train"]), int(match["valid"])) if match["train"] else (N_TRAIN, N_VALID)
+            )
+            found.append((Path(data_dir) / FOLDER / name, *sizes))
+    return found
 
 
 def _digest(tensors: dict[str, torch.Tensor]) -> str:
@@ -55,8 +70,8 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def check(path: Path) -> dict[str, torch.Tensor]:
-    """Load the cache and check all of it; a ``BrokenCacheError`` says what is wrong."""
+def check(path: Path, n_train: int = N_TRAIN, n_valid: int = N_VALID) -> dict[str, torch.Tensor]:
+    """Load a cache of that size, checking all of it; a ``BrokenCacheError`` says what is wrong."""
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a cache can hold any bytes: every failure means "broken"
@@ -66,7 +81,6 @@ def check(path: Path) -> dict[str, torch.Tensor]:
     missing = [key for key in (*KEYS, DIGEST_KEY) if key not in saved]
     if missing:
         raise BrokenCacheError(f"it lacks {', '.join(missing)}")
-    n_train, n_valid = _sizes()
     shapes = {
         "x_train": (n_train, PIXELS),
         "y_train": (n_train,),
@@ -119,38 +133,36 @@ def save(path: Path, x_train, y_train, x_valid, y_valid) -> str | None:
     }
     as_bytes[DIGEST_KEY] = _digest(as_bytes)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda tmp: torch.save(as_bytes, tmp))
+        with folder_for(path.parent):
+            atomic_write(path, lambda tmp: torch.save(as_bytes, tmp))
     except (OSError, RuntimeError) as e:  # torch.save reports a failed write as RuntimeError
         return _brief(e)
-    with contextlib.suppress(OSError):  # earlier versions of this cache are of no use now
-        for old in path.parent.iterdir():
-            match = _CACHE_NAME.match(old.name)
-            if match and int(match["version"]) < DIGITS_VERSION:
-                old.unlink()
     return None
 
 
-def load(data_dir: Path | None, progress: bool = False) -> Data:
-    """The digits from the cache under ``data_dir`` if it is sound, else made (and cached).
-
-    Whatever went wrong with the cache is said in ``Data.note``, one line each.
+def load(
+    data_dir: Path | None, progress: bool = False, n_train: int = N_TRAIN, n_valid: int = N_VALID
+) -> Data:
+    """``n_train`` + ``n_valid`` digits from their cache under ``data_dir`` if it is sound, else
+    made (and cached). Whatever went wrong with the cache is said in ``Data.note``, one line each.
     """
+    n_train, n_valid = operator.index(n_train), operator.index(n_valid)
+    if n_train < 1 or n_valid < 1:
+        raise ValueError(f"the digits need at least one of each, not {n_train} + {n_valid}")
     notes = []
     path = saved = None
     if data_dir is not None:
-        path = cache_path(data_dir)
+        path = cache_path(data_dir, n_train, n_valid)
         sweep(path.parent)
         if path.exists() or path.is_symlink():
             try:
-                saved = check(path)
+                saved = check(path, n_train, n_valid)
             except BrokenCacheError as e:
                 notes.append(f"the digits cache {path} was broken ({e}), so it was made again")
     if saved is not None:
         x_train, x_valid = (saved[k].float() / LEVELS for k in ("x_train", "x_valid"))
         y_train, y_valid = (saved[k].long() for k in ("y_train", "y_valid"))
     else:
-        n_train, n_valid = _sizes()
         with _announce(
             n_train + n_valid, progress and not generator.made(n_train, n_valid)
         ) as tick:

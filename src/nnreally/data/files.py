@@ -1,297 +1,158 @@
-"""Readers for the data formats: the tutorial's pickle (read safely) and IDX files.
+"""A data file or folder, read by what its bytes say it is, never by what its name says.
 
-Every reader returns the same ``Data``: float32 images in [0, 1] as rows of 784 pixels and
-int64 labels 0-9, split 50,000 / 10,000 like the tutorial's ``mnist.pkl.gz``, and checks what
-it reads, so a file in the wrong layout is a clear error rather than a confusing crash later.
+A file may be compressed (gzip, xz, bzip2, even twice, as a gzip-encoded download saved
+as it came) around a pickle in the tutorial's layout (read by the restricted unpickler, also
+as successive pickles) or an ``.npy``; or be an ``.npz`` or a ``torch.save`` archive (read
+with ``weights_only=True``). A folder holds IDX files. Anything else is named, with what to
+do instead; every failure is a one-line ``DataError`` that names the file.
 """
 
 from __future__ import annotations
 
-import gzip
-import math
+import contextlib
+import os
 import pickle
-import struct
-import zlib
+import stat
+import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO
 
-import numpy as np
 import torch
 
-from nnreally.data.digits import LEVELS, SIDE
-from nnreally.errors import RunError
+from nnreally.data import formats
+from nnreally.data.dataset import CLASSES, Data, DataError
+from nnreally.data.folder import why
+from nnreally.data.formats import FRESH_COPY, brief
+from nnreally.data.idx import read_idx_dir
+from nnreally.data.layout import to_data
+from nnreally.data.npy import read_npy, read_npz
+from nnreally.data.unpickle import RefusedGlobal, unpickle
 
-PIXELS = SIDE * SIDE
-CLASSES = 10
-N_TRAIN, N_VALID = 50_000, 10_000  # the tutorial's split; IDX training sets are cut the same way
-IDX_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
-GZIP_MAGIC = b"\x1f\x8b"
-UBYTE = 0x08  # the IDX type code for unsigned bytes, the only one MNIST-style files use
-IDX_MAGIC = bytes([0, 0, UBYTE])  # then the number of dimensions
-HTML_STARTS = (b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")
-HEAD = 64  # bytes looked at to tell what a file is
-CHUNK = 1 << 20
-FRESH_COPY = "the file is corrupt: download it again or put a good copy in its place"
+__all__ = ["CLASSES", "FRESH_COPY", "Data", "DataError", "read_file", "read_path"]
+
+MAX_LAYERS = 3  # compressions inside each other
+MAX_PICKLES = 3  # successive pickles in one file: train, valid and test dumped one by one
 
 
-class DataError(RunError):
-    """A data source that is missing, unreadable or not in the expected layout."""
-
-
-@dataclass(frozen=True)
-class Data:
-    """The four tensors plus where they came from; unpacks like the tutorial's tuple."""
-
-    name: str
-    origin: str
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_valid: torch.Tensor
-    y_valid: torch.Tensor
-    note: str = ""  # a warning worth one line to the user, e.g. why the fallback was used
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        return iter((self.x_train, self.y_train, self.x_valid, self.y_valid))
-
-    def head(self, limit: int | None) -> Data:
-        """The same data with only the first ``limit`` training samples (all when None)."""
-        if limit is None:
-            return self
-        return replace(self, x_train=self.x_train[:limit], y_train=self.y_train[:limit])
-
-    def describe(self) -> str:
-        """One line: name, sizes and origin."""
-        return (
-            f"{self.name}: {len(self.x_train):,} train / {len(self.x_valid):,} valid "
-            f"images ({self.origin})"
-        )
-
-
-# --- the tutorial's pickle, read safely -------------------------------------------------------
-
-# Unpickling runs whatever callables the file names. An array needs only these; anything else
-# (os.system, eval, ...) is refused before it can run.
-_ARRAY_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("_codecs", "encode"),  # how Python 3 pickles bytes at protocol 2
-}
-_EMPTY_BYTES = {("__builtin__", "bytes"), ("builtins", "bytes")}  # bytes(): an empty array's data
-
-
-def _empty_bytes(*args: object) -> bytes:
-    """``bytes()`` as a protocol-2 pickle of an empty array calls it; ``bytes(n)`` is refused."""
-    if args:
-        raise RefusedGlobal("refused to call bytes() with arguments: not part of an array")
-    return b""
-
-
-class RefusedGlobal(pickle.UnpicklingError):
-    """The pickle names a callable that is not part of an array; nothing was run."""
-
-
-class ArrayUnpickler(pickle.Unpickler):
-    """An unpickler that can rebuild numpy arrays and nothing else."""
-
-    def find_class(self, module: str, name: str) -> object:
-        if (module, name) in _EMPTY_BYTES:
-            return _empty_bytes
-        if (module, name) not in _ARRAY_GLOBALS:
-            raise RefusedGlobal(f"refused to load {module}.{name}: not part of an array")
-        if module == "numpy.core.multiarray" and hasattr(np, "_core"):
-            module = "numpy._core.multiarray"  # numpy 2 moved it; the old name warns
-        return super().find_class(module, name)
-
-
-def _looks_like(head: bytes) -> str | None:
-    """What a file that should hold data holds instead, judged by its first bytes."""
-    if head.lstrip()[:9].lower().startswith(HTML_STARTS):
-        return "an HTML page (an error page saved by a download?)"
-    if head[:3] == IDX_MAGIC:
-        return "an IDX file (pass the folder that holds the IDX files)"
-    return None
-
-
-def read_pickle(path: Path, name: str | None = None) -> Data:
-    """Read a ``.pkl.gz`` in the tutorial's layout: ((x_train, y_train), (x_valid, y_valid), _).
-
-    The gzip layer is recognised by its magic number, so a plain pickle named ``.pkl.gz`` reads
-    too. Every failure of the file (compression, pickle, layout, values) is a ``DataError``.
-    """
-    path = Path(path)
+def read_path(source: str | os.PathLike, hint: str = "") -> Data:
+    """A data set named by its path: a data file or a folder of IDX files."""
+    path = Path(source)
     try:
-        with open(path, "rb") as raw:
-            head = raw.read(HEAD)
-            if not head:
-                raise DataError(f"{path}: the file is empty; {FRESH_COPY}")
-            raw.seek(0)
-            if head[:2] == GZIP_MAGIC:
-                stream = gzip.GzipFile(fileobj=raw, mode="rb")
-                head = stream.peek(HEAD)[:HEAD]
-            else:
-                stream = raw
-            if _looks_like(head):
-                raise DataError(f"{path}: {_looks_like(head)}, not the tutorial's pickle")
-            try:
-                content = ArrayUnpickler(stream, encoding="latin-1").load()
-            except Exception:
-                _drain(stream)  # a damaged gzip layer is the real cause: it raises its own error
-                raise
-            _drain(stream)  # to the end, so gzip checks its CRC and length
-    except RefusedGlobal as e:
-        raise DataError(f"{path}: unsafe pickle, {e}; nothing in it was run") from None
-    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
-        raise DataError(f"{path}: {_damaged(e)}; {FRESH_COPY}") from None
+        info = path.stat()
+    except FileNotFoundError:
+        raise DataError(f"no such data source: {str(source)!r}{hint}") from None
     except OSError as e:
-        raise DataError(f"{path}: cannot read it ({e.strerror or e})") from None
-    except DataError:
-        raise
-    except Exception as e:  # the unpickler meets arbitrary bytes: any error means a broken file
-        raise DataError(f"{path}: not a readable pickle ({_brief(e)}); {FRESH_COPY}") from None
-    try:
-        (x_train, y_train), (x_valid, y_valid), *_ = content
-    except (TypeError, ValueError):
-        raise DataError(
-            f"{path}: not the tutorial's layout ((x_train, y_train), (x_valid, y_valid), ...)"
-        ) from None
-    train = _as_tensors(x_train, y_train, f"{path} (train)")
-    valid = _as_tensors(x_valid, y_valid, f"{path} (valid)")
-    return Data(name or path.name, str(path), *train, *valid)
+        raise DataError(f"{path}: cannot be used as data ({why(e, path)})") from None
+    if stat.S_ISDIR(info.st_mode):
+        return read_idx_dir(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError(f"{path}: not a regular file (a data file or an IDX folder is needed)")
+    return read_file(path)
 
 
-def _drain(stream) -> None:
-    """Read a stream to its end (a ``GzipFile`` checks its CRC there)."""
-    while stream.read(CHUNK):
+def read_file(path: Path, name: str | None = None) -> Data:
+    """The data in one file, whatever legitimate form it is in (see the module docstring)."""
+    path, what = Path(path), str(path)
+    with formats.reading(what), open(path, "rb") as raw:
+        size = os.fstat(raw.fileno()).st_size
+        layers, head = _layers(raw, what)
+        kind = formats.container(head)
+        if not head:
+            empty = "the file is empty" if not layers else f"its {layers[-1]} data is empty"
+            raise DataError(f"{what}: {empty}; {FRESH_COPY}")
+        if kind == "zip" and not layers:
+            content = _archive(path)
+        elif kind in ("npy", "pickle"):
+            with formats.reading(what, layers[-1] if layers else None):
+                stream = _opened(raw, layers)
+                with _parsing(what, "pickle" if kind == "pickle" else ".npy file", stream):
+                    if kind == "npy":
+                        content = read_npy(stream, None if layers else size, what)
+                    else:
+                        content = _pickles(stream, what)
+        else:
+            if layers:  # a damaged compression, rather than what it seems to hold, if it is one
+                with formats.reading(what, layers[-1]):
+                    _drain(_opened(raw, layers))
+            inside = f"inside its {' and '.join(layers)} compression, " if layers else ""
+            found = "a zip archive: decompress it first" if kind else formats.other(head)
+            raise DataError(f"{what}: {inside}{found}")
+    return to_data(content, what, name or path.name)
+
+
+def _opened(raw: IO[bytes], layers: list[str]) -> IO[bytes]:
+    """``raw`` from its start, through each compression in ``layers``."""
+    raw.seek(0)
+    stream = raw
+    for kind in layers:
+        stream = formats.decompress(kind, stream)
+    return stream
+
+
+def _drain(stream: IO[bytes]) -> None:
+    """Read ``stream`` to its end: a decompressor checks its data there."""
+    while stream.read(formats.CHUNK):
         pass
 
 
-def _brief(e: BaseException) -> str:
-    """An exception as a short reason: its message, else its type."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return text[:120] or type(e).__name__
+def _layers(raw: IO[bytes], what: str) -> tuple[list[str], bytes]:
+    """The compressions around the content, outermost first, and the content's first bytes."""
+    layers: list[str] = []
+    while True:
+        with formats.reading(what, layers[-1] if layers else None):
+            head = _opened(raw, layers).read(formats.HEAD)
+        kind = formats.compression(head)
+        if kind is None or len(layers) == MAX_LAYERS:
+            return layers, head
+        layers.append(kind)
 
 
-def _damaged(e: BaseException) -> str:
-    """What a failing gzip stream says about the file."""
-    if isinstance(e, EOFError):
-        return "the file is cut short (it ends in the middle of the data)"
-    return f"damaged gzip data ({_brief(e)})"
+def _pickles(stream: IO[bytes], what: str) -> object:
+    """The pickle in ``stream`` (a list of them if several follow one another), read safely."""
+    objects = [unpickle(stream)]
+    while stream.peek(1)[:1]:
+        if len(objects) == MAX_PICKLES:
+            raise DataError(f"{what}: more than {MAX_PICKLES} pickles, or bytes after them")
+        objects.append(unpickle(stream))
+    return objects[0] if len(objects) == 1 else objects
 
 
-def _as_tensors(
-    x: object, y: object, what: str, labels_what: str | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Check one split's arrays and convert them: images to float32 [0, 1], labels to int64.
-
-    Shapes, dtypes and every value are checked; an error names the first bad image or label.
-    """
-    labels_what = labels_what or what
-    if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
-        raise DataError(f"{what}: expected numpy arrays, got {type(x).__name__}/{type(y).__name__}")
-    if x.ndim != 2 or x.shape[1] != PIXELS:
-        raise DataError(f"{what}: images have shape {x.shape}, expected (N, {PIXELS})")
-    if len(x) == 0:
-        raise DataError(f"{what}: holds no images")
-    if y.shape != (len(x),):
-        raise DataError(f"{what}: {len(x):,} images but labels of shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
-        raise DataError(
-            f"{labels_what}: labels are {y.dtype}; labels must be integers 0-{CLASSES - 1}"
-        )
-    if y.min() < 0 or y.max() >= CLASSES:
-        i = int(np.flatnonzero((y < 0) | (y >= CLASSES))[0])
-        raise DataError(
-            f"{labels_what}: label {i:,} is {y[i]}; labels must be integers 0-{CLASSES - 1}"
-        )
-    if x.dtype == np.uint8:
-        x = x.astype(np.float32) / np.float32(LEVELS)
-    elif not np.issubdtype(x.dtype, np.floating):
-        raise DataError(
-            f"{what}: images are {x.dtype}; pixel values must be floats in [0, 1] or bytes"
-        )
-    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: caught below
-        x = np.ascontiguousarray(x, np.float32)
-    if not (x.min() >= 0 and x.max() <= 1):  # NaN fails both comparisons
-        i, j = divmod(int(np.flatnonzero(~((x >= 0) & (x <= 1)))[0]), PIXELS)
-        raise DataError(
-            f"{what}: image {i:,} has pixel {j} = {x[i, j]}; "
-            "pixel values must be finite floats in [0, 1] or bytes"
-        )
-    return torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-
-
-# --- IDX files (MNIST's original format, also Fashion-MNIST's) --------------------------------
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """Read one IDX file (gzipped or not), checking its header against its size."""
-    path = Path(path)
+@contextlib.contextmanager
+def _parsing(what: str, format_name: str, stream: IO[bytes] | None = None) -> Iterator[None]:
+    """Say why a file's content could not be parsed, as a ``DataError``."""
     try:
-        raw = path.read_bytes()
-        if raw[:2] == GZIP_MAGIC:
-            raw = gzip.decompress(raw)
-    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
-        raise DataError(f"{path}: {_damaged(e)}; {FRESH_COPY}") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot read it ({e.strerror or e})") from None
-    if not raw:
-        raise DataError(f"{path}: the file is empty; {FRESH_COPY}")
-    if len(raw) < 4 or raw[:3] != IDX_MAGIC or not 1 <= raw[3] <= 3:
-        instead = _looks_like(raw[:HEAD])
-        if instead:
-            raise DataError(f"{path}: {instead}, not an IDX file")
-        raise DataError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{path}: IDX header cut short")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = math.prod(shape)
-    if len(raw) - header != expected:
+        yield
+    except RefusedGlobal as e:
+        raise DataError(f"{what}: unsafe pickle, {e}; nothing in it was run") from None
+    except (OSError, EOFError, DataError):
+        raise  # the file or its compression: said by ``formats.reading``
+    except Exception as e:  # a parser meets arbitrary bytes: any error means a broken file
+        if stream is not None:
+            _drain(stream)  # a damaged compression is the real cause, if any: it says so
         raise DataError(
-            f"{path}: header says {shape} = {expected:,} bytes, file holds {len(raw) - header:,}"
-        )
-    return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
+            f"{what}: not a readable {format_name} ({brief(e)}); {FRESH_COPY}"
+        ) from None
 
 
-def find_idx(folder: Path, stem: str) -> Path:
-    """The IDX file ``stem`` in ``folder``, gzipped or not."""
+def _archive(path: Path) -> object:
+    """An ``.npz`` or a ``torch.save`` file; any other zip archive is named."""
+    with _parsing(str(path), "zip archive"):
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+        if not any(name.endswith("data.pkl") for name in names):
+            return read_npz(path)
+    return _torch(path)
+
+
+def _torch(path: Path) -> object:
+    """What ``torch.save`` wrote, loaded with ``weights_only=True`` (tensors and containers)."""
     try:
-        for candidate in (folder / f"{stem}.gz", folder / stem):
-            if candidate.exists():
-                return candidate
-        pickles = sorted(p.name for p in folder.glob("*.pkl*"))
-    except OSError as e:
-        raise DataError(f"{folder}: cannot read the folder ({e.strerror or e})") from None
-    needed = " and ".join(f"{s}.gz" for s in IDX_FILES[:2])
-    hint = f"; to use {pickles[0]}, pass the file itself" if pickles else ""
-    raise DataError(f"{folder}: no {stem}.gz here (an IDX folder needs {needed}){hint}")
-
-
-def read_idx_dir(folder: Path, name: str | None = None) -> Data:
-    """Read a folder of IDX files; its training images are split into train and validation."""
-    folder = Path(folder)
-    images_path = find_idx(folder, IDX_FILES[0])
-    labels_path = find_idx(folder, IDX_FILES[1])
-    images, labels = read_idx(images_path), read_idx(labels_path)
-    if images.ndim != 3 or images.shape[1:] != (SIDE, SIDE):
-        raise DataError(f"{images_path}: expected {SIDE}x{SIDE} images, got shape {images.shape}")
-    if labels.ndim != 1:
-        raise DataError(f"{labels_path}: expected 1-D labels, got shape {labels.shape}")
-    if len(images) != len(labels):
-        raise DataError(f"{folder}: {len(images):,} images but {len(labels):,} labels")
-    if len(images) <= N_VALID:
-        raise DataError(f"{folder}: {len(images):,} training images; need over {N_VALID:,}")
-    x, y = _as_tensors(
-        images.reshape(len(images), PIXELS), labels, str(images_path), str(labels_path)
-    )
-    cut = len(x) - N_VALID
-    return Data(name or folder.name, str(folder), x[:cut], y[:cut], x[cut:], y[cut:])
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's message is pages long: the point is this
+        raise DataError(
+            f"{path}: a torch.save file holding more than tensors, which torch.load refuses "
+            "with weights_only=True; save the tensors alone, in a tuple or a dict"
+        ) from None
+    except Exception as e:  # torch's reader reports a damaged archive as it sees fit
+        raise DataError(f"{path}: torch.load cannot read it ({brief(e)}); {FRESH_COPY}") from None

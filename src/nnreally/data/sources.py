@@ -1,24 +1,28 @@
-"""The named data sources and the data folder: ``load_data(source)`` by name or by path.
+"""The named data sources: ``load_data(source)`` by name, or by path.
 
 Named sources: ``mnist`` (the tutorial's pickle, else MNIST's IDX files, downloaded and verified
 once into the data folder), ``fashion-mnist`` (Debian's copy, else downloaded), ``digits`` (the
 built-in generated digits) and ``auto`` (MNIST if cached or downloadable, else the digits, with
-a note). Anything else is a path: a ``.pkl.gz`` in the tutorial's layout or a folder of IDX files.
+a note). Anything else is a path: a data file (see ``files``) or a folder of IDX files.
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from nnreally.data import digits_cache
-from nnreally.data.download import DownloadError, Remote, failure, fetch, forget, is_verified
-from nnreally.data.files import FRESH_COPY, IDX_FILES, Data, DataError, read_idx_dir, read_pickle
+from nnreally.data.checksums import Remote, forget, is_verified
+from nnreally.data.dataset import N_TRAIN, N_VALID
+from nnreally.data.download import DownloadError, failure, fetch
+from nnreally.data.files import FRESH_COPY, Data, DataError, read_file, read_path
+from nnreally.data.folder import FASHION, MNIST, SUBFOLDERS, check_data_dir, default_data_dir
+from nnreally.data.idx import IDX_FILES, read_idx_dir
 from nnreally.data.writes import sweep
+
+__all__ = ["check_data_dir", "default_data_dir", "load_data", "load_digits"]
 
 URL_VARIABLE = "NNREALLY_MNIST_URL"  # one URL that replaces the MNIST mirror list
 
@@ -69,71 +73,6 @@ FASHION_IDX = _idx_set(
 )
 SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
 NAMED = ("auto", "mnist", "fashion-mnist", "digits")
-SUBFOLDERS = ("mnist", "fashion-mnist", digits_cache.FOLDER)  # what the data folder may hold
-
-
-def default_data_dir() -> Path:
-    """``$NNREALLY_DATA`` if set, else ``data/`` under the current directory (as the tutorial)."""
-    return Path(os.environ.get("NNREALLY_DATA", "data"))
-
-
-def check_data_dir(path: Path) -> None:
-    """Raise a one-line ``DataError`` if ``path`` cannot serve as the data folder.
-
-    The folder need not exist yet (it is made when something is cached) and may be read-only
-    (the digits are then made in memory), but it must be a folder, or creatable as one.
-    """
-    path = Path(path)
-    problem = _folder_problem(path)
-    if problem:
-        raise DataError(
-            f"data folder {path} {problem}; point --data-dir (or NNREALLY_DATA) at a folder"
-        )
-    for name in SUBFOLDERS:
-        sub = path / name
-        problem = _folder_problem(sub)
-        if problem:
-            raise DataError(
-                f"{sub} {problem}, but the data folder keeps {name} in a folder there; "
-                "move it elsewhere"
-            )
-
-
-def _folder_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be a folder we read and cache in, or None."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        if path.is_symlink():
-            return f"is a symlink to {os.readlink(path)}, which does not exist"
-        for parent in path.absolute().parents:  # it will be made: can it be?
-            try:
-                if stat.S_ISDIR(parent.stat().st_mode):
-                    return None
-            except FileNotFoundError:
-                continue
-            except OSError as e:
-                return f"cannot be made: {_why(e, parent)}"
-            return f"cannot be made: {parent} is a file, not a folder"
-        return None
-    except OSError as e:
-        verb = "made" if e.errno == errno.ENOTDIR else "used"
-        return f"cannot be {verb}: {_why(e, path)}"
-    if not stat.S_ISDIR(info.st_mode):
-        return "is a file, not a folder"
-    if not os.access(path, os.R_OK | os.X_OK):
-        return "cannot be read (permission denied)"
-    return None
-
-
-def _why(e: OSError, path: Path) -> str:
-    """What an ``OSError`` met on the way to ``path`` means, in a few words."""
-    if e.errno == errno.ELOOP:
-        return "a symlink loop (a link that points back to itself)"
-    if e.errno == errno.ENOTDIR:
-        blocker = next((p for p in reversed(path.absolute().parents) if p.is_file()), None)
-        return f"{blocker or 'a part of the path'} is a file, not a folder"
-    return e.strerror or str(e)
 
 
 def mnist_urls() -> tuple[str, ...] | None:
@@ -159,10 +98,10 @@ def _read_cached(read: Callable[[], Data], files: Sequence[Path], name: str) -> 
 
 def cached_mnist(data_dir: Path) -> Data | None:
     """MNIST from the data folder if a verified copy (pickle or IDX) is there."""
-    folder = data_dir / "mnist"
+    folder = data_dir / MNIST
     pickle = folder / MNIST_PICKLE.filename
     if is_verified(pickle, MNIST_PICKLE):
-        return _read_cached(lambda: read_pickle(pickle, name="mnist"), [pickle], "mnist")
+        return _read_cached(lambda: read_file(pickle, name="mnist"), [pickle], "mnist")
     idx = [folder / r.filename for r in MNIST_IDX]
     if all(is_verified(path, r) for path, r in zip(idx, MNIST_IDX, strict=True)):
         return _read_cached(lambda: read_idx_dir(folder, name="mnist"), idx, "mnist")
@@ -178,7 +117,7 @@ def get_mnist(data_dir: Path, progress: bool = False, notes: list[str] | None = 
     cached = cached_mnist(data_dir)
     if cached is not None:
         return cached
-    folder = data_dir / "mnist"
+    folder = data_dir / MNIST
     urls = mnist_urls()
     try:
         path = fetch(MNIST_PICKLE, folder, urls=urls, progress=progress, notes=notes)
@@ -201,14 +140,14 @@ def get_mnist(data_dir: Path, progress: bool = False, notes: list[str] | None = 
                 attempts,
             ) from None
         return read_idx_dir(folder, name="mnist")
-    return read_pickle(path, "mnist")
+    return read_file(path, "mnist")
 
 
 def get_fashion(data_dir: Path, progress: bool = False, notes: list[str] | None = None) -> Data:
     """Fashion-MNIST: Debian's copy if installed, else downloaded and verified once."""
     if all((SYSTEM_FASHION / r.filename).is_file() for r in FASHION_IDX):
         return read_idx_dir(SYSTEM_FASHION, name="fashion-mnist")
-    folder = data_dir / "fashion-mnist"
+    folder = data_dir / FASHION
     files = [folder / r.filename for r in FASHION_IDX]
     if all(is_verified(path, r) for path, r in zip(files, FASHION_IDX, strict=True)):
         return _read_cached(lambda: read_idx_dir(folder, "fashion-mnist"), files, "fashion-mnist")
@@ -225,7 +164,7 @@ def load_data(source: str = "auto", data_dir: Path | None = None, progress: bool
     """
     data_dir = default_data_dir() if data_dir is None else Path(data_dir)
     if source not in NAMED:
-        return read_path(source)
+        return read_path(source, hint=f" (use {', '.join(NAMED)}, a data file or an IDX folder)")
     check_data_dir(data_dir)
     for name in SUBFOLDERS:  # what killed writers left behind goes, whichever source is read
         sweep(data_dir / name)
@@ -249,29 +188,18 @@ def load_data(source: str = "auto", data_dir: Path | None = None, progress: bool
     return replace(data, note="\n".join([*notes, *filter(None, [data.note])]))
 
 
-def read_path(source: str) -> Data:
-    """A data set named by its path: a ``.pkl.gz`` (or plain pickle) or a folder of IDX files."""
-    path = Path(source)
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise DataError(
-            f"no such data source: {source!r} "
-            f"(use {', '.join(NAMED)}, a .pkl.gz file or an IDX folder)"
-        ) from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot be used as data ({_why(e, path)})") from None
-    if stat.S_ISDIR(info.st_mode):
-        return read_idx_dir(path)
-    if not stat.S_ISREG(info.st_mode):
-        raise DataError(f"{path}: not a regular file (a .pkl.gz file or an IDX folder is needed)")
-    return read_pickle(path)
+def load_digits(
+    data_dir: Path | None = None,
+    progress: bool = False,
+    n_train: int = N_TRAIN,
+    n_valid: int = N_VALID,
+) -> Data:
+    """``n_train`` + ``n_valid`` built-in digits, cached under ``data_dir/digits`` if writable.
 
-
-def load_digits(data_dir: Path | None = None, progress: bool = False) -> Data:
-    """The built-in digits, cached under ``data_dir/digits`` when it is writable.
-
-    A broken cache is made again, and one that cannot be written costs only the cache; either
-    is said in ``Data.note``. ``progress`` tells the user while the digits are being made.
+    Each size has its own cache; a smaller set is made in a fraction of the time (a few thousand
+    digits in about a second, where the default 60,000 take 5-30 s). A broken cache is made again,
+    and one that cannot be written costs only the cache; either is said in ``Data.note``.
+    ``progress`` tells the user while the digits are being made.
     """
-    return digits_cache.load(None if data_dir is None else Path(data_dir), progress)
+    folder = None if data_dir is None else Path(data_dir)
+    return digits_cache.load(folder, progress, n_train, n_valid)

@@ -3,22 +3,20 @@
 Every file the data folder gets is first written to a temporary name in the same folder that
 carries the writer's process id (``.NAME.pidPID.TOKEN.tmp``), then renamed into place. A failed or
 interrupted write removes its temporary file; one left by a process that was killed outright is
-removed the next time the folder is used, once no process with that id is alive.
+removed the next time the folder is used, once no process with that id is alive. Folders made
+for a write that then failed are removed again, if nothing else was put in them meanwhile.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-# .NAME.pidPID.TOKEN.tmp or .part (this module); .NAME.PID.tmp (the digits cache before it).
-_TEMP_NAMES = (
-    re.compile(r"^\..+\.pid(?P<pid>[0-9]+)\.[0-9a-f]+\.(?:tmp|part)$"),
-    re.compile(r"^\..+\.(?P<pid>[0-9]+)\.tmp$"),
-)
+_TEMP_NAME = re.compile(r"^\..+\.pid(?P<pid>[0-9]+)\.[0-9a-f]+\.(?:tmp|part)$")
 ASIDE_SUFFIX = ".corrupt"  # mnist.pkl.gz -> mnist.pkl.gz.corrupt, .corrupt.1, ...
 
 
@@ -35,6 +33,24 @@ def atomic_write(final: Path, write: Callable[[Path], None], suffix: str = ".tmp
         os.replace(tmp, final)
     finally:  # Ctrl-C and every exception included; after the rename there is nothing left
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def folder_for(path: Path) -> Iterator[None]:
+    """Make the folder ``path`` (and its parents); if the block fails, remove what was made.
+
+    Only folders that are empty again go, so a file another process wrote there meanwhile stays.
+    """
+    path = Path(path)
+    made = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:  # Ctrl-C too: a failed write leaves no empty folder behind
+        for folder in made:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def _alive(pid: int) -> bool:
@@ -60,7 +76,7 @@ def sweep(folder: Path) -> list[Path]:
     except OSError:  # no folder yet, or one we cannot list: nothing to clean
         return []
     for entry in entries:
-        match = next(filter(None, (name.match(entry.name) for name in _TEMP_NAMES)), None)
+        match = _TEMP_NAME.match(entry.name)
         if match is None or _alive(int(match["pid"])):
             continue
         try:
