@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell tool ends with when its reader went away
 
 
 class UsageError(Exception):
@@ -32,12 +33,25 @@ def guarded(
     """Run a command's ``body``; turn expected errors into one line on stderr and an exit code.
 
     A ``UsageError`` exits 2, a ``RunError`` or an ``OSError`` exits 1, Ctrl-C exits 130.
+    A reader that went away (``| head``) ends the command quietly, as it would a shell tool.
     Anything else is a bug and keeps its traceback.
     """
     try:
         return body()
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     except (UsageError, RunError, OSError, KeyboardInterrupt) as e:
         return report(prog, e)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so that flushing it at exit cannot fail again."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no stdout at all: nothing to flush
+        pass
 
 
 def exit_code(error: BaseException) -> int | None:
