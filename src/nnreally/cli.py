@@ -3,7 +3,7 @@
 It parses the shared options once, runs each selected stage file through the runner, and
 prints what the stages reported: a final line each, a summary table for several, JSON lines
 with ``--json``, the loss curves with ``--plot``. ``show``, ``diff``, ``book`` and ``samples``
-are routed to the reading tools.
+are routed to the reading tools, ``practice``, ``check`` and ``hint`` to practice.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def build_parser(prog: str = PROG) -> Parser:
         prog=prog,
         description="Run the stages of 'What is torch.nn really?'. Without a stage: list them.",
         epilog=f"also: {prog} show NN [--lang zh] | diff NN MM [--side-by-side] | "
-        "book --out DIR [--lang en|zh|all] | samples --out FILE",
+        "book --out DIR [--lang en|zh|all] | samples --out FILE | "
+        "practice [NN] | check NN [FILE] [--watch] | hint NN",
     )
     parser.add_argument(
         "selection", nargs="?", help="a stage (05), a range (01-04), a list (03,07) or all"
@@ -57,6 +58,10 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
             from nnreally import book  # pygments, jinja2, matplotlib: imported only when needed
 
             return book.main(argv, prog)
+        if argv and argv[0] in ("practice", "check", "hint"):
+            from nnreally import practice
+
+            return practice.main(argv, prog)
         if argv and argv[0] == "samples":
             from nnreally import samples  # matplotlib: imported only when needed
 

@@ -144,18 +144,20 @@ def summary_table(runs: Sequence[Run], lang: str = SOURCE) -> str:
         )
         for r in runs
     ]
-    widths = [max(_width(row[i]) for row in rows) for i in range(len(head))]
+    widths = [max(display_width(row[i]) for row in rows) for i in range(len(head))]
     lines = []
     for row in rows:
         cells = [
-            cell + " " * (w - _width(cell)) if i < 2 else " " * (w - _width(cell)) + cell
+            cell + " " * (w - display_width(cell))
+            if i < 2
+            else " " * (w - display_width(cell)) + cell
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
 
 
-def _width(text: str) -> int:
+def display_width(text: str) -> int:
     """Columns ``text`` takes in a terminal: a Chinese character takes two."""
     return sum(2 if east_asian_width(c) in "WF" else 1 for c in text)
 
