@@ -546,3 +546,18 @@ def test_book_reads_in_headless_chromium(
         words = len(narrative_of(read(built / "en", name)).split())
         characters = len(CJK.findall(seen["narrative"]))
         assert characters >= words / WORDS_PER_CJK, (characters, words)
+
+
+@STAGES
+def test_each_step_of_the_tutorial_ends_with_try_it_yourself(en: Path, zh: Path, stage):
+    name = f"{stage.number}_{stage.name}.html"
+    english, chinese = read(en, name), read(zh, name)
+    if "02" <= stage.number <= "12":
+        assert "Try it yourself" in english
+        assert f"python -m nnreally.stages practice {stage.number}\n" in english
+        assert f"python -m nnreally.stages check {stage.number}</pre>" in english
+        assert "自己动手试试" in chinese
+        assert f"python -m nnreally.stages practice {stage.number} --lang zh" in chinese
+    else:
+        assert "Try it yourself" not in english
+        assert "自己动手试试" not in chinese

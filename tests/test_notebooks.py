@@ -13,6 +13,7 @@ import pytest
 
 from nnreally import notebooks, reading
 from nnreally.cells import split_cells
+from nnreally.practice.exercises import making
 from nnreally.registry import Stage, all_stages, find
 from nnreally.texts import words
 from nnreally.translations import narrative
@@ -89,10 +90,19 @@ def test_cells_are_the_stage_files_cells(stage: Stage):
     assert "jupytext" not in nb["metadata"]
     assert nb["cells"][0]["cell_type"] == "markdown"
     assert "".join(nb["cells"][0]["source"]) == title + stage.docstring
-    assert [(c["cell_type"], "".join(c["source"])) for c in nb["cells"]] == [
+    ex = making(stage)
+    closing = [("markdown", "Try it yourself")] if ex else []  # the stages an exercise makes
+    got = [(c["cell_type"], "".join(c["source"])) for c in nb["cells"]]
+    assert got[: len(got) - len(closing)] == [
         ("markdown", title + cells[0].text),
         *((c.kind, c.text) for c in cells[1:]),
     ]
+    if ex:
+        kind, text = got[-1]
+        assert kind == "markdown"
+        assert text.startswith("## Try it yourself")
+        assert ex.commands() in text
+        assert f'check("{stage.number}")' in text
     assert len({c["id"] for c in nb["cells"]}) == len(nb["cells"])
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
@@ -109,10 +119,16 @@ def test_the_zh_notebook_is_the_same_code_with_the_chinese_narrative(stage: Stag
     assert [c for c in chinese["cells"] if c["cell_type"] == "code"] == [
         c for c in english["cells"] if c["cell_type"] == "code"
     ]
-    assert ["".join(c["source"]) for c in chinese["cells"] if c["cell_type"] == "markdown"] == [
+    ex = making(stage)
+    markdown = ["".join(c["source"]) for c in chinese["cells"] if c["cell_type"] == "markdown"]
+    closing = markdown.pop() if ex else None
+    assert markdown == [
         f"# 阶段 {stage.number} · {words('zh').title(stage.name)}\n\n{zh[0]}",
         *zh[1:],
     ]
+    if ex:
+        assert closing.startswith("## 自己动手试试")
+        assert ex.commands("zh") in closing
 
 
 def test_a_script_without_a_docstring_gets_only_its_title():

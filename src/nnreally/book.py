@@ -40,7 +40,8 @@ from nnreally.data.digits_cache import ORIGIN
 from nnreally.diffview import render_html
 from nnreally.errors import RunError, UsageError
 from nnreally.options import Output, Parser, Training, add_training_options, training_options
-from nnreally.registry import BUILDS_ON, Stage, all_stages
+from nnreally.practice.exercises import making
+from nnreally.registry import BUILDS_ON, SECTIONS, TRANSLATION, TUTORIAL, Stage, all_stages
 from nnreally.run import Run, Shown
 from nnreally.runner import run_stages
 from nnreally.texts import LANGUAGES, SOURCE, default_language, words
@@ -57,27 +58,6 @@ ALL = "all"  # --lang all: every language, side by side
 SUMMARY_PAGE = "summary.html"
 NO_TRAIN_LOSS = "\u2013"  # an en dash where an epoch reported no training batches
 
-TUTORIAL = "https://pytorch.org/tutorials/beginner/nn_tutorial.html"
-# The Chinese translation the project's seed text reposts (its "转载自" line).
-TRANSLATION = "https://blog.csdn.net/weixin_36811328/article/details/87905208"
-# The tutorial's sections each stage follows: (the section's id on the tutorial's page, title).
-SECTIONS = {
-    "01": (("neural-net-from-scratch-without-torch-nn", "Neural net from scratch"),),
-    "02": (("using-torch-nn-functional", "Using torch.nn.functional"),),
-    "03": (("refactor-using-nn-module", "Refactor using nn.Module"),),
-    "04": (("refactor-using-nn-linear", "Refactor using nn.Linear"),),
-    "05": (("refactor-using-torch-optim", "Refactor using torch.optim"),),
-    "06": (("refactor-using-dataset", "Refactor using Dataset"),),
-    "07": (("refactor-using-dataloader", "Refactor using DataLoader"),),
-    "08": (
-        ("add-validation", "Add validation"),
-        ("create-fit-and-get-data", "Create fit() and get_data()"),
-    ),
-    "09": (("switch-to-cnn", "Switch to CNN"),),
-    "10": (("using-nn-sequential", "Using nn.Sequential"),),
-    "11": (("wrapping-dataloader", "Wrapping DataLoader"),),
-    "12": (("using-your-gpu", "Using your GPU"),),
-}
 # The stages beyond the tutorial: PyTorch's own pages on what they use (url, catalog key).
 FURTHER = {
     "13": (
@@ -354,6 +334,14 @@ class Site:
         heading = self.words("book.changed", number=base.number)
         return {"heading": heading, "note": note, "table": Markup(table)}
 
+    def practice(self, stage: Stage) -> dict | None:
+        """The exercise that makes this stage, for its "Try it yourself": the two commands."""
+        ex = making(stage)
+        if ex is None:
+            return None
+        text = self("book.try_text", start=ex.start.number)
+        return {"text": text, "commands": ex.commands(self.lang)}
+
     def settings(self, run: Run) -> str:
         """The seed and the stage's settings, as a sentence says them."""
         chosen = [self.words("book.seed", seed=run.training.seed)]
@@ -414,6 +402,7 @@ class Site:
             lead=self.summary_line(stage),
             sources=self.sources(stage),
             cells=self.cells(stage, run),
+            practice=self.practice(stage),
             diff=self.diff(stage, previous),
             result=result,
             epochs=epochs,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from nnreally.errors import RunError, guarded
 from nnreally.options import Parser
+from nnreally.practice.exercises import making
 from nnreally.reading import narrative_cells
 from nnreally.registry import Stage, all_stages
 from nnreally.texts import words
@@ -57,12 +58,17 @@ def _docstring(code: str) -> tuple[str, str]:
 
 
 def from_script(
-    source: str, title: str, ids: str, prose: Sequence[str] | None = None
+    source: str,
+    title: str,
+    ids: str,
+    prose: Sequence[str] | None = None,
+    closing: str | None = None,
 ) -> NotebookNode:
     """A percent-format script as a notebook: the docstring as a markdown cell under ``title``.
 
     Cell ids are ``ids`` and the cell's position (``stage05-00``, ``stage05-01``, ...). With
     ``prose``, its texts replace the docstring and the markdown cells, in order (a translation).
+    ``closing`` is a last markdown cell.
     """
     jupytext = _jupytext()
     from nbformat import from_dict
@@ -77,6 +83,8 @@ def from_script(
         docstring = _retell(docstring, [c for c in cells if c.cell_type == "markdown"], prose)
     heading = f"# {title}\n\n{docstring}" if docstring else f"# {title}"
     nb.cells = [new_markdown_cell(heading), *cells]
+    if closing:
+        nb.cells.append(new_markdown_cell(closing))
     for i, cell in enumerate(nb.cells):
         cell.id = f"{ids}-{i:02d}"
     # In place of jupytext's own metadata, which would tie the file to a jupytext version.
@@ -101,16 +109,29 @@ def _title(stage: Stage, lang: str) -> str:
     return said("notebook.title", number=stage.number, title=said.title(stage.name))
 
 
+def _practice(stage: Stage, lang: str) -> str | None:
+    """The closing "Try it yourself" cell of a stage that an exercise makes (02-12)."""
+    ex = making(stage)
+    if ex is None:
+        return None
+    said = words(lang)
+    text = said("book.try_text", start=ex.start.number)
+    return said("notebook.practice", text=text, commands=ex.commands(lang), number=ex.number)
+
+
 def notebook(stage: Stage) -> NotebookNode:
     """The English notebook for one stage: ``# Stage 05 · optim``, then the stage's cells."""
-    return from_script(stage.source, _title(stage, "en"), ids=f"stage{stage.number}")
+    return from_script(
+        stage.source, _title(stage, "en"), f"stage{stage.number}", closing=_practice(stage, "en")
+    )
 
 
 def notebook_zh(stage: Stage) -> NotebookNode:
     """The Chinese notebook: ``# 阶段 05 · torch.optim``, the same code cells, the Chinese
     narrative."""
     prose = narrative_cells(stage, "zh")
-    return from_script(stage.source, _title(stage, "zh"), f"stage{stage.number}", prose)
+    closing = _practice(stage, "zh")
+    return from_script(stage.source, _title(stage, "zh"), f"stage{stage.number}", prose, closing)
 
 
 # Each edition of the notebooks: its folder under notebooks/ and how it makes a stage's notebook.

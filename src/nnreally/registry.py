@@ -25,6 +25,27 @@ LIBRARY = {
     "WrappedDataLoader": ("nnreally.train", "11"),
 }
 BUILDS_ON = re.compile(r"Builds on stage (\d\d)\b")
+TUTORIAL = "https://pytorch.org/tutorials/beginner/nn_tutorial.html"
+# The Chinese translation the project's seed text reposts (its "转载自" line).
+TRANSLATION = "https://blog.csdn.net/weixin_36811328/article/details/87905208"
+# The tutorial's sections each stage follows: (the section's id on the tutorial's page, title).
+SECTIONS = {
+    "01": (("neural-net-from-scratch-without-torch-nn", "Neural net from scratch"),),
+    "02": (("using-torch-nn-functional", "Using torch.nn.functional"),),
+    "03": (("refactor-using-nn-module", "Refactor using nn.Module"),),
+    "04": (("refactor-using-nn-linear", "Refactor using nn.Linear"),),
+    "05": (("refactor-using-torch-optim", "Refactor using torch.optim"),),
+    "06": (("refactor-using-dataset", "Refactor using Dataset"),),
+    "07": (("refactor-using-dataloader", "Refactor using DataLoader"),),
+    "08": (
+        ("add-validation", "Add validation"),
+        ("create-fit-and-get-data", "Create fit() and get_data()"),
+    ),
+    "09": (("switch-to-cnn", "Switch to CNN"),),
+    "10": (("using-nn-sequential", "Using nn.Sequential"),),
+    "11": (("wrapping-dataloader", "Wrapping DataLoader"),),
+    "12": (("using-your-gpu", "Using your GPU"),),
+}
 
 
 class UnknownStageError(UsageError):

@@ -69,6 +69,16 @@ def test_usage_errors_are_one_line_and_exit_2(capsys, argv, message):
     assert len(err.strip().splitlines()) == 1
 
 
+def test_practice_writes_nowhere_but_the_practice_folder(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NNREALLY_DATA")
+    assert call(capsys, "practice", "05")[0] == 0
+    assert call(capsys, "check", "05")[0] == 1
+    assert call(capsys, "hint", "05")[0] == 0
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    assert written == ["practice", "practice/.nnreally.json", "practice/05_optim.py"]
+
+
 def test_practice_check_in_a_notebook(capsys, tmp_path: Path):
     path = tmp_path / "mine.py"
     path.write_text(exercise("02").stage.source)
@@ -112,5 +122,7 @@ def test_watch_checks_again_at_every_save(tmp_path: Path):
     finally:
         watcher.send_signal(signal.SIGINT)
         _, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 130
     assert "watching" in err
+    assert err.rstrip().endswith("interrupted")
     assert "Traceback" not in err

@@ -48,6 +48,11 @@ ACCEPTED = {
         ("for p in model.parameters():", "for param in model.parameters():"),
         ("p -= p.grad * lr", "param -= param.grad * lr"),
     ),
+    "04 the layer named otherwise": edit(
+        "04",
+        ("self.lin = nn.Linear(784, 10)", "self.layer = nn.Linear(784, 10)"),
+        ("return self.lin(xb)", "return self.layer(xb)"),
+    ),
     "05 another optimizer spelling": edit(
         "05",
         ("from torch import nn, optim\n", "import torch\nfrom torch import nn\n"),
@@ -66,6 +71,37 @@ ACCEPTED = {
     "07 the batch unpacked inside": edit(
         "07",
         ("    for xb, yb in train_dl:\n", "    for batch in train_dl:\n        xb, yb = batch\n"),
+    ),
+    "08 keywords in another order": edit(
+        "08",
+        (
+            "DataLoader(train_ds, batch_size=bs, shuffle=True)",
+            "DataLoader(train_ds, shuffle=True, batch_size=bs)",
+        ),
+    ),
+    "09 torch.relu": edit(
+        "09",
+        ("import torch.nn.functional as F\n", "import torch\nimport torch.nn.functional as F\n"),
+        ("xb = F.relu(self.conv1(xb))", "xb = torch.relu(self.conv1(xb))"),
+        ("xb = F.relu(self.conv2(xb))", "xb = torch.relu(self.conv2(xb))"),
+        ("xb = F.relu(self.conv3(xb))", "xb = torch.relu(self.conv3(xb))"),
+    ),
+    "10 Lambda from the library": edit(
+        "10",
+        (
+            "from nnreally.lesson import",
+            "from nnreally.layers import Lambda as Lambda\nfrom nnreally.lesson import",
+        ),
+        ("class Lambda(nn.Module):", "class _Unused:"),
+    ),
+    "11 WrappedDataLoader from the library": edit(
+        "11",
+        (
+            "from nnreally.train import fit, get_data",
+            "from nnreally.train import WrappedDataLoader, fit, get_data",
+        ),
+        ("class WrappedDataLoader:", "class _Unused:"),
+        ("    def __iter__(self):", "    def items(self):"),
     ),
     "12 torch.device": edit(
         "12",
@@ -121,6 +157,60 @@ REJECTED = {
                 "DataLoader(train_ds, batch_size=bs)",
                 "DataLoader(train_ds, batch_size=bs, shuffle=True)",
             ),
+        ),
+    ),
+    "05 zero_grad forgotten": ("step", edit("05", ("        opt.zero_grad()\n", ""))),
+    "08 the validation loader shuffled": (
+        "valid_loader",
+        edit(
+            "08",
+            (
+                "DataLoader(valid_ds, batch_size=bs * 2)",
+                "DataLoader(valid_ds, batch_size=bs * 2, shuffle=True)",
+            ),
+        ),
+    ),
+    "08 model.eval() dropped, which changes nothing for this model": (
+        "modes",
+        edit("08", ("        model.eval()\n", "")),
+    ),
+    "08 validation with gradients": (
+        "no_grad",
+        edit(
+            "08",
+            (
+                "        with torch.no_grad():\n            val_losses",
+                "        if True:\n            val_losses",
+            ),
+        ),
+    ),
+    "09 no momentum": ("momentum", edit("09", (", momentum=0.9", ""))),
+    "10 the CNN class kept beside the Sequential": (
+        "no_cnn_class",
+        edit(
+            "10",
+            (
+                "def preprocess(x):",
+                "class MnistCNN(nn.Module):\n    def forward(self, xb):\n"
+                "        return xb\n\n\ndef preprocess(x):",
+            ),
+        ),
+    ),
+    "11 the model still reshapes": (
+        "reshape_moved",
+        edit(
+            "11", ("model = nn.Sequential(\n", "model = nn.Sequential(\n    Lambda(preprocess),\n")
+        ),
+    ),
+    "03 the weights left as plain tensors": (
+        "parameter",
+        edit(
+            "03",
+            (
+                "nn.Parameter(torch.randn(784, 10) / math.sqrt(784))",
+                "torch.randn(784, 10) / math.sqrt(784)",
+            ),
+            ("nn.Parameter(torch.zeros(10))", "torch.zeros(10)"),
         ),
     ),
     "12 only the model moved": (

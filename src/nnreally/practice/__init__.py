@@ -130,14 +130,15 @@ def _check_once(ex, file: Path, args, lang: str) -> int:
 
 
 def _watch(ex, file: Path, args, lang: str, stop=None) -> int:
-    """Check, then check again each time ``file`` changes, until Ctrl-C (or ``stop`` is set)."""
+    """Check, then check again each time ``file`` changes, until Ctrl-C (which the dispatcher
+    turns into one line and exit 130) or until ``stop`` is set."""
     from watchfiles import watch  # imported only for --watch
 
     w = words(lang)
     code = _check_once(ex, file, args, lang)
     print(w("practice.watching", file=file), file=sys.stderr, flush=True)
     target = Path(file).resolve()
-    for changes in watch(target.parent, stop_event=stop, debounce=300, raise_interrupt=False):
+    for changes in watch(target.parent, stop_event=stop, debounce=300):
         if any(Path(p).resolve() == target for _, p in changes) and target.exists():
             print(file=sys.stderr)
             code = _check_once(ex, file, args, lang)

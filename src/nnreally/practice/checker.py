@@ -20,6 +20,7 @@ import _thread
 import contextlib
 import io
 import math
+import os
 import sys
 import threading
 import time
@@ -31,7 +32,8 @@ from pathlib import Path
 
 import torch
 
-from nnreally.data import Data, default_data_dir, load_digits
+from nnreally.data import Data, load_digits
+from nnreally.data.folder import VARIABLE as DATA_VARIABLE
 from nnreally.errors import RunError, UsageError
 from nnreally.options import Output, Training
 from nnreally.practice.code import Code
@@ -116,8 +118,10 @@ class _Attempt:
 
 @cache
 def checker_data() -> Data:
-    """The checker's digits: made once per process, and cached in the data folder."""
-    return load_digits(default_data_dir(), n_train=N_TRAIN, n_valid=N_VALID)
+    """The checker's digits, made once per process (about a second). Kept in memory unless
+    ``$NNREALLY_DATA`` names a data folder: practice writes nowhere but the practice folder."""
+    folder = os.environ.get(DATA_VARIABLE) or None
+    return load_digits(folder and Path(folder), n_train=N_TRAIN, n_valid=N_VALID)
 
 
 def check(

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from nnreally.errors import UsageError
 from nnreally.practice.code import Code
-from nnreally.registry import Stage, find
+from nnreally.registry import SECTIONS, TUTORIAL, Stage, find
+from nnreally.texts import SOURCE
 
-TUTORIAL = "https://pytorch.org/tutorials/beginner/nn_tutorial.html"
 MODULE = "torch.nn.Module"
 DATASET = "torch.utils.data.TensorDataset"
 LOADER = "torch.utils.data.DataLoader"
@@ -29,7 +29,6 @@ Rule = Callable[[Code], bool]
 @dataclass(frozen=True)
 class Exercise:
     number: str  # "05": the stage the learner's file must become
-    anchor: str  # the tutorial's section, on TUTORIAL
     rules: tuple[tuple[str, Rule], ...]  # (key of its sentence, the question)
     same_numbers: bool  # the step keeps the computation: the history must equal the stage's
 
@@ -46,10 +45,19 @@ class Exercise:
 
     @property
     def link(self) -> str:
-        return f"{TUTORIAL}#{self.anchor}"
+        """The tutorial's section this step comes from (stage 08's first, "Add validation")."""
+        return f"{TUTORIAL}#{SECTIONS[self.number][0][0]}"
 
     def file_name(self) -> str:
         return self.stage.path.name
+
+    def commands(self, lang: str = SOURCE) -> str:
+        """How to start and check it, as the book and the notebooks show it."""
+        flag = "" if lang == SOURCE else f" --lang {lang}"
+        return "\n".join(
+            f"python -m nnreally.stages {command} {self.number}{flag}"
+            for command in ("practice", "check")
+        )
 
 
 # --- the questions, shared by several exercises ----------------------------------------
@@ -181,7 +189,6 @@ def _batches_moved(code: Code) -> bool:
 EXERCISES = (
     Exercise(
         "02",
-        "using-torch-nn-functional",
         (
             ("cross_entropy", lambda c: c.uses("torch.nn.functional.cross_entropy")),
             (
@@ -198,7 +205,6 @@ EXERCISES = (
     ),
     Exercise(
         "03",
-        "refactor-using-nn-module",
         (
             ("module", lambda c: bool(c.subclasses(MODULE))),
             ("parameter", lambda c: c.uses("torch.nn.Parameter")),
@@ -210,7 +216,6 @@ EXERCISES = (
     ),
     Exercise(
         "04",
-        "refactor-using-nn-linear",
         (
             ("linear", lambda c: c.uses("torch.nn.Linear")),
             ("no_parameter", lambda c: not c.uses("torch.nn.Parameter")),
@@ -219,7 +224,6 @@ EXERCISES = (
     ),
     Exercise(
         "05",
-        "refactor-using-torch-optim",
         (
             ("optimizer", _optimizer_on_parameters),
             ("step", _calls_method("step", "zero_grad")),
@@ -229,7 +233,6 @@ EXERCISES = (
     ),
     Exercise(
         "06",
-        "refactor-using-dataset",
         (
             ("dataset", lambda c: bool(c.calls(DATASET))),
             (
@@ -250,7 +253,6 @@ EXERCISES = (
     ),
     Exercise(
         "07",
-        "refactor-using-dataloader",
         (
             ("loader", lambda c: bool(_loaders(c))),
             ("loop", _loop_over_loader),
@@ -261,7 +263,6 @@ EXERCISES = (
     ),
     Exercise(
         "08",
-        "add-validation",
         (
             ("shuffled", lambda c: any(_shuffles(c, d) for d in _loaders(c))),
             ("valid_loader", lambda c: any(not _shuffles(c, d) for d in _loaders(c))),
@@ -273,10 +274,9 @@ EXERCISES = (
     ),
     Exercise(
         "09",
-        "switch-to-cnn",
         (
             ("convs", lambda c: len(c.calls(CONV)) >= 3),
-            ("relu", lambda c: c.uses("torch.nn.functional.relu", "torch.nn.ReLU")),
+            ("relu", lambda c: c.uses("torch.nn.functional.relu", "torch.nn.ReLU", "torch.relu")),
             (
                 "pool",
                 lambda c: c.uses(
@@ -295,7 +295,6 @@ EXERCISES = (
     ),
     Exercise(
         "10",
-        "using-nn-sequential",
         (
             ("sequential", lambda c: bool(c.calls("torch.nn.Sequential"))),
             ("lambda", _uses_lambda_layer),
@@ -313,7 +312,6 @@ EXERCISES = (
     ),
     Exercise(
         "11",
-        "wrapping-dataloader",
         (
             ("wrapped", _wraps_loaders),
             ("reshape_moved", _model_reshapes_nothing),
@@ -323,7 +321,6 @@ EXERCISES = (
     ),
     Exercise(
         "12",
-        "using-your-gpu",
         (
             ("device", lambda c: bool(_device_names(c))),
             ("model_to", _model_moved),
@@ -336,6 +333,11 @@ EXERCISES = (
 
 def _methods(cls: ast.ClassDef) -> set[str]:
     return {f.name for f in cls.body if isinstance(f, ast.FunctionDef)}
+
+
+def making(stage: Stage) -> Exercise | None:
+    """The exercise whose solution is ``stage`` (none for 01, 13 and 14)."""
+    return next((ex for ex in EXERCISES if ex.number == stage.number), None)
 
 
 def exercise(number: str) -> Exercise:
