@@ -26,7 +26,7 @@ from nnreally.run import Run
 from nnreally.texts import words
 from nnreally.translations import narrative
 from tests.conftest import train
-from tests.test_reading import SMALL, png_shape
+from tests.test_plots import SMALL, png_shape
 
 STAGES = pytest.mark.parametrize("stage", all_stages(), ids=lambda s: s.number)
 LANGS = ("en", "zh")

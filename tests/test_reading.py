@@ -1,236 +1,210 @@
-"""Reading tools: cells, side-by-side diffs and the pictures (the book: test_book.py)."""
+"""reading: ``show NN`` (a stage with its narrative in English or Chinese, the code unchanged) and
+``diff NN MM``, as the dispatcher runs them."""
 
 from __future__ import annotations
 
+import ast
+import io
 import re
-import warnings
+import shutil
+import sys
 from pathlib import Path
 
-import matplotlib.image
 import pytest
-from matplotlib.text import Text
 
-from nnreally import cli, plots
+from nnreally import reading, texts
 from nnreally.cells import split_cells
-from nnreally.data import Data
-from nnreally.diffview import render_html, render_terminal, rows
-from nnreally.plots import (
-    first_conv_filters,
-    logistic_weights,
-    plot_comparison,
-    plot_filters,
-    plot_losses,
-    plot_samples,
-    plot_weights,
+from nnreally.cli import main
+from nnreally.registry import Stage, all_stages, find
+from nnreally.translations import narrative
+from tests.conftest import run_cli
+
+STAGES = pytest.mark.parametrize("stage", all_stages(), ids=lambda s: s.number)
+ENGLISH_LOCALE = "C.UTF-8"
+CHINESE_LOCALE = "zh_CN.UTF-8"
+USAGE = "python -m nnreally.stages: error: "
+
+
+@pytest.fixture(autouse=True)
+def _english_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts from a reader whose environment asks for no language."""
+    for name in (texts.LANG_VARIABLE, *texts.LOCALE_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", ENGLISH_LOCALE)
+
+
+def shown(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """What ``show ARGS`` printed; it must succeed and print nothing on stderr."""
+    assert main(["show", *args]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    return out
+
+
+def chinese(stage: Stage) -> str:
+    """The first line of the stage's Chinese docstring: what says a stage is shown in Chinese."""
+    return narrative(stage, "zh")[0].splitlines()[0]
+
+
+def code_lines(source: str) -> list[str]:
+    """The source's lines, each narrative cell (docstring, markdown) folded into one marker."""
+    lines = source.splitlines(keepends=True)
+    for cell in reversed([c for c in split_cells(source) if c.kind == "markdown"]):
+        lines[cell.first - 1 : cell.last] = ["<narrative>\n"]
+    return lines
+
+
+def test_english_is_the_default_and_is_the_file_as_it_is(capsys):
+    stage = find("05")
+    out = shown(capsys, "05")
+    assert out == f"# {stage.path.name}\n{stage.source}"
+    assert shown(capsys, "05", "--lang", "en") == out
+    assert chinese(stage) not in out
+
+
+def test_lang_zh_shows_the_chinese_narrative_around_the_same_code(capsys):
+    stage = find("08")
+    out = shown(capsys, "08", "--lang", "zh")
+    header, body = out.split("\n", 1)
+    assert header == f"# {stage.path.name}"
+    assert body.startswith(f'"""{chinese(stage)}\n')
+    for text in narrative(stage, "zh")[1:]:
+        assert "".join(f"# {line}\n" if line else "#\n" for line in text.splitlines()) in body
+    assert stage.docstring.splitlines()[0] not in out
+    # the library's trailer is the same as in English
+    english = shown(capsys, "08")
+    assert out.splitlines()[-3:] == english.splitlines()[-3:]
+
+
+@STAGES
+def test_the_chinese_stage_is_the_same_code_byte_for_byte(stage: Stage):
+    source = reading.in_language(stage, "zh")
+    zh = narrative(stage, "zh")
+    assert code_lines(source) == code_lines(stage.source)
+    tree = ast.parse(source)  # still Python, and the docstring is still its docstring
+    assert ast.get_docstring(tree) == zh[0]
+    assert [c.text for c in split_cells(source) if c.kind == "markdown"] == zh
+    assert [c.text for c in split_cells(source) if c.kind == "code"] == [
+        c.text for c in split_cells(stage.source) if c.kind == "code"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, "en"),
+        ({"LANG": "C.UTF-8"}, "en"),
+        ({"LANG": "en_GB.UTF-8"}, "en"),
+        ({"LANG": "zh_CN.UTF-8"}, "zh"),
+        ({"LANG": "zh_TW"}, "zh"),
+        ({"LANG": "zh"}, "zh"),
+        ({"LANG": "zu_ZA.UTF-8"}, "en"),  # Zulu: a "z" is not Chinese
+        ({"LANG": "zh_CN.UTF-8", "LC_ALL": "C"}, "en"),  # LC_ALL decides over LANG
+        ({"LANG": "en_US.UTF-8", "LC_MESSAGES": "zh_CN.UTF-8"}, "zh"),
+        ({"LANG": "zh_CN.UTF-8", "LC_ALL": ""}, "zh"),  # set but empty counts as unset
+        ({"NNREALLY_LANG": "zh"}, "zh"),
+        ({"NNREALLY_LANG": "en", "LANG": "zh_CN.UTF-8"}, "en"),  # the variable wins
+        ({"NNREALLY_LANG": "ZH ", "LANG": "C"}, "zh"),
+        ({"NNREALLY_LANG": "", "LANG": "zh_CN.UTF-8"}, "zh"),
+    ],
 )
-from nnreally.registry import all_stages, find
-from nnreally.run import Run
-from nnreally.texts import words
-from tests.conftest import train
-
-ANSI = re.compile(r"\033\[[0-9;]*m")
-OLD = ["def preprocess(x):", "    return x.view(-1, 1, 28, 28)", "same line", "gone"]
-NEW = ["def preprocess(x, y):", "    return x.view(-1, 1, 28, 28), y", "same line"]
-SMALL = 500  # training samples for the runs these tests read
+def test_default_language(environ: dict[str, str], expected: str):
+    assert texts.default_language(environ) == expected
 
 
-# --- cells -------------------------------------------------------------------------------------
+def test_the_variable_and_the_locale_switch_the_default(capsys, monkeypatch):
+    stage = find("05")
+    zh = shown(capsys, "05", "--lang", "zh")
+    monkeypatch.setenv("NNREALLY_LANG", "zh")
+    assert shown(capsys, "05") == zh
+    monkeypatch.delenv("NNREALLY_LANG")
+    monkeypatch.setenv("LANG", CHINESE_LOCALE)
+    assert shown(capsys, "05") == zh
+    assert chinese(stage) in zh
 
 
-@pytest.mark.parametrize("stage", all_stages(), ids=lambda s: s.number)
-def test_code_cells_know_their_lines(stage):
-    lines = stage.source.splitlines()
-    cells = split_cells(stage.source)
-    assert cells[0].kind == "markdown"
-    assert cells[0].first == 1
-    for cell in cells:
-        if cell.kind == "code":
-            assert "\n".join(lines[cell.first - 1 : cell.last]) == cell.text
-    firsts = [c.first for c in cells]
-    assert firsts == sorted(firsts)
+@pytest.mark.parametrize(
+    ("environ", "lang"),
+    [
+        ({"NNREALLY_LANG": "zh"}, "en"),
+        ({"LANG": CHINESE_LOCALE}, "en"),
+        ({"NNREALLY_LANG": "en"}, "zh"),
+        ({"NNREALLY_LANG": "fr"}, "en"),  # a bad default does not matter once --lang says
+    ],
+)
+def test_lang_wins_over_the_environment(capsys, monkeypatch, environ: dict[str, str], lang: str):
+    asked = shown(capsys, "05", "--lang", lang)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert shown(capsys, "05", "--lang", lang) == asked
+    assert (chinese(find("05")) in asked) == (lang == "zh")
 
 
-# --- diffs -------------------------------------------------------------------------------------
+def test_a_bad_lang_is_one_line_and_exit_2(capsys):
+    assert main(["show", "05", "--lang", "fr"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f"{USAGE}argument --lang: invalid choice: 'fr'")
+    assert re.search(r"\(choose from '?en'?, '?zh'?\)$", err.strip())
 
 
-def test_rows_align_changes_deletions_and_equal_lines():
-    kinds = [row.kind for row in rows(OLD, NEW)]
-    assert kinds == ["change", "change", "same", "del"]
-    left, right = rows(OLD, NEW)[0].left, rows(OLD, NEW)[0].right
-    assert ("".join(t for t, _ in left), "".join(t for t, _ in right)) == (OLD[0], NEW[0])
-    assert [t for t, changed in right if changed] == [", y"]
-
-
-@pytest.mark.parametrize("width", [80, 160])
-def test_side_by_side_fits_the_width(width: int):
-    a, b = find("10").source.splitlines(), find("11").source.splitlines()
-    for colour in (False, True):
-        text = render_terminal(a, b, width=width, colour=colour, titles=("10", "11"))
-        assert max(len(ANSI.sub("", line)) for line in text.splitlines()) <= width
-    plain = render_terminal(a, b, width=width, colour=False)
-    assert "\033" not in plain
-
-
-def test_plain_text_marks_the_changed_words():
-    text = render_terminal(OLD, NEW, width=100, colour=False)
-    first = text.splitlines()[0]
-    assert "def preprocess(x" in first
-    assert "{+, y+}" in first
-    assert " | " in first  # the gutter marks a changed row
-    last = text.splitlines()[-1]
-    assert last.startswith("gone")
-    assert last.endswith("<")  # a line only the left side has
-
-
-def test_colour_marks_the_changed_words():
-    text = render_terminal(OLD, NEW, width=100, colour=True)
-    assert "\033[1;37;42m" in text  # the added ", y" on a green background
-    assert "{+" not in text
-
-
-def test_diff_command_is_plain_when_not_a_terminal(capsys):
-    assert cli.main(["diff", "04", "05", "--side-by-side", "--width", "80"]) == 0
-    out = capsys.readouterr().out
-    assert "\033" not in out
-    assert out.startswith("stages/04_linear.py")
-    assert max(len(line) for line in out.splitlines()) <= 80
-    assert "{+, optim+}" in out
-
-
-def test_html_diff_keeps_each_lines_indentation_apart_from_its_code():
-    table = render_html(OLD, NEW, titles=("a <old>", "b"))
-    assert "<th>a &lt;old&gt;</th>" in table
-    # The indentation apart, so that the page can wrap the code beside it, never inside a word.
-    assert (
-        '<td><span class="ind">    </span><span class="src">return x.view(-1, 1, 28, 28)'
-        "<ins>, y</ins></span></td>"
-    ) in table
-    # Runs of changed and of unchanged rows apart, so that a phone can stack old above new.
-    groups = re.findall(r'<tbody class="(\w+)">\n(.*?)\n</tbody>', table, re.DOTALL)
-    assert [(kind, re.findall(r'<tr class="(\w+)">', rows)) for kind, rows in groups] == [
-        ("changed", ["change", "change"]),
-        ("same", ["same"]),
-        ("changed", ["del"]),
-    ]
-    assert (
-        '<tr class="del"><td><span class="ind"></span><span class="src">gone</span></td>' in table
+def test_a_bad_variable_is_one_line_and_exit_2(capsys, monkeypatch):
+    monkeypatch.setenv("NNREALLY_LANG", "fr")
+    assert main(["show", "05"]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == (
+        "",
+        f"{USAGE}NNREALLY_LANG='fr' is not a language here (choose from en, zh)\n",
     )
 
 
-# --- pictures ----------------------------------------------------------------------------------
+def test_a_stage_without_its_translation_is_one_line(tmp_path: Path, monkeypatch, capsys):
+    stage = find("05")
+    shutil.copy(stage.path, tmp_path / stage.path.name)
+    alone = Stage(stage.number, stage.name, tmp_path / stage.path.name)  # no zh/ beside it
+    monkeypatch.setattr(reading, "find", lambda number: alone)
+    assert main(["show", "05", "--lang", "zh"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert "stage 05 has no zh narrative" in err
 
 
-def png_shape(path: Path) -> tuple[int, ...]:
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    return matplotlib.image.imread(path).shape
-
-
-@pytest.fixture(scope="module")
-def small_runs(digits: Data) -> dict[str, Run]:
-    small = digits.head(SMALL)
-    return {n: train(n, small, epochs=1) for n in ("01", "11")}
-
-
-def test_plots_have_the_expected_size(tmp_path: Path, digits: Data, small_runs):
-    assert png_shape(plot_samples(digits, tmp_path / "s.png")) == (400, 800, 4)
-    runs = [("01", small_runs["01"]), ("11", small_runs["11"])]
-    assert png_shape(plot_losses(runs, tmp_path / "l.png")) == (450, 800, 4)
-    assert png_shape(plot_comparison(runs, tmp_path / "c.png")) == (450, 800, 4)
-    # Stage 01's model is a plain function that reads the stage's ``weights``.
-    w = logistic_weights(small_runs["01"].variables["model"])
-    assert w.shape == (10, 28, 28)
-    assert png_shape(plot_weights(w, tmp_path / "w.png")) == (400, 800, 4)
-    f = first_conv_filters(small_runs["11"].variables["model"])
-    assert f.shape == (16, 1, 3, 3)
-    assert png_shape(plot_filters(f, tmp_path / "f.png")) == (400, 800, 4)
-
-
-def test_samples_command(tmp_path: Path, data_dir: Path):
-    out = tmp_path / "samples.png"
-    args = ["samples", "--data", "digits", "--data-dir", str(data_dir), "--out", str(out)]
-    assert cli.main(args) == 0
-    assert png_shape(out) == (400, 800, 4)
-
-
-def _words_of(figure) -> str:
-    return " ".join(t.get_text() for t in figure.findobj(Text) if t.get_text())
-
-
-def _missing_glyphs(draw) -> list[str]:
-    """What matplotlib warned about glyphs its fonts lack while ``draw()`` ran."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        draw()
-    return [str(w.message) for w in caught if "missing from font" in str(w.message)]
-
-
-def test_a_cjk_font_is_chosen_by_family_name():
-    assert plots.choose_cjk(["DejaVu Sans", "Noto Sans CJK JP", "Noto Sans CJK SC"]) == (
-        "Noto Sans CJK SC"
+def test_an_output_that_cannot_hold_chinese_is_one_line(monkeypatch, capsys):
+    ascii_out = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", ascii_out)
+    assert main(["show", "05", "--lang", "zh"]) == 1
+    assert ascii_out.buffer.getvalue() == b""  # nothing half-printed
+    assert capsys.readouterr().err == (
+        "python -m nnreally.stages: error: the output's encoding (ascii) cannot show this "
+        "text; set PYTHONIOENCODING=utf-8 (or use --lang en)\n"
     )
-    assert plots.choose_cjk(["DejaVu Sans", "Noto Serif CJK TC", "Noto Serif CJK SC"]) == (
-        "Noto Serif CJK SC"
-    )
-    assert plots.choose_cjk(["Some CJK KR"]) == "Some CJK KR"
-    assert plots.choose_cjk(["DejaVu Sans", "STIXGeneral"]) is None
 
 
-def test_chinese_labels_fall_back_to_english_without_a_cjk_font(
-    tmp_path: Path, monkeypatch, small_runs
-):
-    monkeypatch.setattr(plots, "cjk_font", lambda: None)
-    assert plots.drawn_language("zh") == "en"
-    figure = plots.losses_figure([("01", small_runs["01"])], lang="zh")
-    words = _words_of(figure)
-    assert "epoch" in words
-    assert not re.search(r"[\u4e00-\u9fff]", words)  # no Chinese to draw as boxes
-    runs = [("01", small_runs["01"])]
-    assert not _missing_glyphs(lambda: plot_comparison(runs, tmp_path / "c.png", lang="zh"))
+@pytest.mark.parametrize(
+    "text",
+    [
+        "一行。",
+        "第一行。\n\n第二段。",
+        'ends in a quote: "x"',
+        'three """ quotes and four """" and a backslash \\n',
+        'a\n"""',
+        'a"""',
+        'a""',
+        '"',
+        "",
+    ],
+)
+def test_a_docstring_reads_back_as_its_text(text: str):
+    literal = reading._docstring_literal(text)
+    assert ast.get_docstring(ast.parse(literal + "\nx = 1\n")) == text
 
 
-@pytest.mark.filterwarnings("ignore:Glyph")  # the stand-in font has no Chinese glyphs
-def test_chinese_labels_use_the_cjk_font_when_there_is_one(monkeypatch, small_runs):
-    family = "DejaVu Sans"  # stands in for a CJK font: this test checks the wiring only
-    monkeypatch.setattr(plots, "cjk_font", lambda: family)
-    assert plots.drawn_language("zh") == "zh"
-    figure = plots.losses_figure([("01", small_runs["01"])], lang="zh")
-    assert figure.axes[0].get_xlabel() == words("zh")("plots.epoch")
-    titled = [t for t in figure.findobj(Text) if re.search(r"[\u4e00-\u9fff]", t.get_text())]
-    assert titled
-    assert all(t.get_fontfamily()[0] == family for t in titled)
-
-
-@pytest.mark.skipif(plots.cjk_font() is None, reason="no CJK font (apt-get install fonts-noto-cjk)")
-def test_an_installed_cjk_font_draws_every_chinese_label(tmp_path: Path, small_runs):
-    runs = [("01", small_runs["01"])]
-
-    def draw() -> None:
-        plot_losses(runs, tmp_path / "l.png", lang="zh")
-        plot_comparison(runs, tmp_path / "c.png", lang="zh")
-
-    assert not _missing_glyphs(draw)
-    assert png_shape(tmp_path / "l.png") == (450, 800, 4)
-
-
-def test_fourteen_curves_are_told_apart(small_runs):
-    runs = [(f"{n:02d}", small_runs["01"]) for n in range(1, 15)]
-    lines = [
-        line
-        for line in plots.losses_figure(runs, batches=False).axes[0].get_lines()
-        if line.get_label().endswith("valid")
-    ]
-    assert len(lines) == 14
-    looks = {(line.get_color(), line.get_linestyle(), line.get_marker()) for line in lines}
-    assert len(looks) == 14
-    assert len({(line.get_color(), line.get_linestyle()) for line in lines}) == 14
-
-
-def test_pictures_for_a_page_that_captions_them_have_no_words(monkeypatch, digits, small_runs):
-    drawn = []
-    monkeypatch.setattr(plots, "_save", lambda fig, path, lang="en": drawn.append(fig) or path)
-    plot_samples(digits, Path("s.png"), lang=None)
-    plot_weights(logistic_weights(small_runs["01"].variables["model"]), Path("w.png"), lang=None)
-    plot_filters(first_conv_filters(small_runs["11"].variables["model"]), Path("f.png"), lang=None)
-    assert len(drawn) == 3
-    for figure in drawn:
-        assert re.fullmatch(r"[\d ]+", _words_of(figure))  # digits only: labels and indices
+@pytest.mark.slow  # a subprocess
+def test_a_chinese_locale_shows_chinese_from_the_command_line(monkeypatch):
+    monkeypatch.setenv("LANG", CHINESE_LOCALE)
+    stage = find("05")
+    result = run_cli("show", "05", env={"PYTHONIOENCODING": "utf-8"})
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == f"# {stage.path.name}\n{reading.in_language(stage, 'zh')}"

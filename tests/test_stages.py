@@ -198,3 +198,13 @@ def test_a_stage_cannot_change_the_next_stages_process_wide_settings(tmp_path):
     finally:
         torch.set_num_threads(before[0])
         cudnn.deterministic, cudnn.benchmark = before[1:]
+
+
+def test_stage_01s_hand_written_loss_equals_cross_entropy(digits):
+    """Stage 01's log_softmax and nll, which stage 02 replaces by F.cross_entropy."""
+    stage01 = train("01", digits.head(100), epochs=0).variables
+    gen = torch.Generator().manual_seed(1)
+    xb, yb = torch.rand(37, 784, generator=gen), torch.randint(10, (37,), generator=gen)
+    scores = xb @ torch.randn(784, 10, generator=torch.Generator().manual_seed(2)) / 28
+    ours = stage01["nll"](stage01["log_softmax"](scores), yb)
+    assert ours.item() == pytest.approx(F.cross_entropy(scores, yb).item(), abs=1e-6)

@@ -239,17 +239,22 @@ def first_conv_filters(model: Callable) -> torch.Tensor | None:
 
 def plot_weights(weights: torch.Tensor, path: Path, lang: str | None = "en") -> Path:
     """Ten weight images: red pixels raise a class's score, blue ones lower it."""
+    return _save(weights_figure(weights, lang), path, lang)
+
+
+def weights_figure(weights: torch.Tensor, lang: str | None = "en") -> Figure:
+    """The figure ``plot_weights`` saves: image row 0 at the top, as the digits are drawn."""
     fig = Figure(figsize=GRID)
     axes = fig.subplots(2, 5)
     limit = float(weights.abs().max())
     said = _words(lang)
     for digit, ax in enumerate(axes.flat):
-        ax.imshow(weights[digit].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.imshow(weights[digit].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, origin="upper")
         ax.set_title(str(digit) if lang is None else said("class", digit=digit), fontsize=9)
         ax.axis("off")
     if lang is not None:
         fig.suptitle(said("weights"), fontsize=10)
-    return _save(fig, path, lang)
+    return fig
 
 
 def plot_filters(filters: torch.Tensor, path: Path, lang: str | None = "en") -> Path:
