@@ -76,3 +76,14 @@ def run_python(*args: str, timeout: float = 120, **kwargs) -> subprocess.Complet
         check=False,
         **kwargs,
     )
+
+
+BOOK_FIXTURES = {"built", "en", "zh"}  # tests/test_book.py: a whole book, all 14 stages trained
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that reads the whole book is slow, wherever it is, whether or not it says so:
+    ``-m "not slow"`` trains no book."""
+    for item in items:
+        if BOOK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
