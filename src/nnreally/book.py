@@ -405,6 +405,7 @@ class Site:
             practice=self.practice(stage),
             diff=self.diff(stage, previous),
             result=result,
+            hint=run.hint(self.lang),
             epochs=epochs,
             figures=figures,
         )

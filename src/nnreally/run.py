@@ -7,6 +7,7 @@ reference stage's, and the tests read its numbers. Nothing here runs, prints or 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from unicodedata import east_asian_width
@@ -16,6 +17,9 @@ from nnreally.data.digits_cache import ORIGIN
 from nnreally.options import Training
 from nnreally.registry import Stage
 from nnreally.texts import SOURCE, words
+
+CHANCE = math.log(10)  # the loss of a model that guesses among ten classes
+NEAR_CHANCE = 2.2  # a final validation loss from here up has barely left chance
 
 
 @dataclass(frozen=True)
@@ -83,11 +87,25 @@ class Run:
     def last(self) -> Epoch:
         return self.history[-1]
 
+    def hint(self, lang: str = SOURCE) -> str | None:
+        """A run that ended near chance (a CNN after a quick run) is told to train longer."""
+        if not self.history or self.last.valid_loss < NEAR_CHANCE:
+            return None
+        epochs = int(self.settings.get("epochs") or len(self.history))
+        return words(lang)(
+            "run.near_chance",
+            loss=f"{self.last.valid_loss:.4f}",
+            chance=f"{CHANCE:.4f}",
+            epochs=max(8, 4 * epochs),
+        )
+
     def final_line(self, lang: str = SOURCE) -> str:
-        """``stage 05 done: valid loss 0.2595, accuracy 91.75% on all 10,000 ...``."""
+        """``stage 05 done: valid loss 0.2595, accuracy 91.75% on all 10,000 ...``, and the
+        hint to train longer on a line of its own when the run ended near chance."""
         said, name = words(lang), label(self.stage, lang)
         if not self.history:
             return said("run.no_epoch", name=name)
+        hint = self.hint(lang)
         return said(
             "run.done",
             name=name,
@@ -95,7 +113,7 @@ class Run:
             valid_acc=f"{self.last.valid_acc:.2%}",
             valid=f"{len(self.data.x_valid):,}" if self.data else "0",
             seconds=f"{self.train_seconds:.1f}",
-        )
+        ) + (f"\n{hint}" if hint else "")
 
     def to_json(self) -> dict:
         """The JSON object for this run (``--json``)."""
@@ -112,6 +130,7 @@ class Run:
             "valid_loss": last.valid_loss if last else None,
             "valid_acc": last.valid_acc if last else None,
             "train_seconds": self.train_seconds,
+            "hint": self.hint(),
             "untimed_seconds": self.untimed,
             "history": [asdict(e) for e in self.history],
         }
