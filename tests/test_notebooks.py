@@ -93,7 +93,8 @@ def test_cells_are_the_stage_files_cells(stage: Stage):
     ex = making(stage)
     closing = [("markdown", "Try it yourself")] if ex else []  # the stages an exercise makes
     got = [(c["cell_type"], "".join(c["source"])) for c in nb["cells"]]
-    assert got[: len(got) - len(closing)] == [
+    assert got[1] == ("code", notebooks.SETUP)
+    assert [got[0], *got[2 : len(got) - len(closing)]] == [
         ("markdown", title + cells[0].text),
         *((c.kind, c.text) for c in cells[1:]),
     ]
@@ -129,6 +130,25 @@ def test_the_zh_notebook_is_the_same_code_with_the_chinese_narrative(stage: Stag
     if ex:
         assert closing.startswith("## 自己动手试试")
         assert ex.commands("zh") in closing
+
+
+def test_the_setup_cell_finds_the_checkout_s_data_folder_from_any_folder(tmp_path, monkeypatch):
+    """Run from notebooks/zh/ of a checkout, the setup points the data at the checkout's data/
+    and leaves options already set alone; run outside any checkout, it changes nothing."""
+    checkout = tmp_path / "repo"
+    (checkout / "stages").mkdir(parents=True)
+    (checkout / "stages" / "01_raw_tensors.py").write_text("")
+    (checkout / "notebooks" / "zh").mkdir(parents=True)
+    monkeypatch.delenv("NNREALLY_DATA")
+    monkeypatch.setenv("NNREALLY_ARGS", "--epochs 1")
+    monkeypatch.chdir(checkout / "notebooks" / "zh")
+    exec(notebooks.SETUP, {})
+    assert os.environ["NNREALLY_DATA"] == str(checkout / "data")
+    assert os.environ["NNREALLY_ARGS"] == "--epochs 1"
+    monkeypatch.delenv("NNREALLY_DATA")
+    monkeypatch.chdir(tmp_path)
+    exec(notebooks.SETUP, {})
+    assert "NNREALLY_DATA" not in os.environ
 
 
 def test_a_script_without_a_docstring_gets_only_its_title():

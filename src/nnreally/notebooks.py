@@ -63,12 +63,13 @@ def from_script(
     ids: str,
     prose: Sequence[str] | None = None,
     closing: str | None = None,
+    setup: str | None = None,
 ) -> NotebookNode:
     """A percent-format script as a notebook: the docstring as a markdown cell under ``title``.
 
     Cell ids are ``ids`` and the cell's position (``stage05-00``, ``stage05-01``, ...). With
     ``prose``, its texts replace the docstring and the markdown cells, in order (a translation).
-    ``closing`` is a last markdown cell.
+    ``closing`` is a last markdown cell; ``setup`` a first code cell, under the title.
     """
     jupytext = _jupytext()
     from nbformat import from_dict
@@ -82,7 +83,7 @@ def from_script(
     if prose is not None:
         docstring = _retell(docstring, [c for c in cells if c.cell_type == "markdown"], prose)
     heading = f"# {title}\n\n{docstring}" if docstring else f"# {title}"
-    nb.cells = [new_markdown_cell(heading), *cells]
+    nb.cells = [new_markdown_cell(heading), *([new_code_cell(setup)] if setup else []), *cells]
     if closing:
         nb.cells.append(new_markdown_cell(closing))
     for i, cell in enumerate(nb.cells):
@@ -109,6 +110,29 @@ def _title(stage: Stage, lang: str) -> str:
     return said("notebook.title", number=stage.number, title=said.title(stage.name))
 
 
+# The first code cell of every stage notebook: what a fresh kernel, in any folder or on Colab,
+# needs before the stage's own cells. Not part of the stage.
+SETUP = """\
+# Setup (not part of the stage): the package, the data folder and the options.
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+here = Path.cwd()
+folders = [here, *here.parents]
+checkout = next((p for p in folders if (p / "stages" / "01_raw_tensors.py").is_file()), None)
+if importlib.util.find_spec("nnreally") is None:  # a fresh kernel (Colab): install it
+    package = str(checkout or "nnreally")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
+if checkout:  # the checkout's data/ folder, whichever folder this kernel started in
+    os.environ.setdefault("NNREALLY_DATA", str(checkout / "data"))
+# The stage's options, as on the command line (a value set before Jupyter started wins):
+os.environ.setdefault("NNREALLY_ARGS", "")  # e.g. "--epochs 1 --data digits"
+"""
+
+
 def _practice(stage: Stage, lang: str) -> str | None:
     """The closing "Try it yourself" cell of a stage that an exercise makes (02-12)."""
     ex = making(stage)
@@ -122,7 +146,11 @@ def _practice(stage: Stage, lang: str) -> str | None:
 def notebook(stage: Stage) -> NotebookNode:
     """The English notebook for one stage: ``# Stage 05 · optim``, then the stage's cells."""
     return from_script(
-        stage.source, _title(stage, "en"), f"stage{stage.number}", closing=_practice(stage, "en")
+        stage.source,
+        _title(stage, "en"),
+        f"stage{stage.number}",
+        closing=_practice(stage, "en"),
+        setup=SETUP,
     )
 
 
@@ -131,7 +159,9 @@ def notebook_zh(stage: Stage) -> NotebookNode:
     narrative."""
     prose = narrative_cells(stage, "zh")
     closing = _practice(stage, "zh")
-    return from_script(stage.source, _title(stage, "zh"), f"stage{stage.number}", prose, closing)
+    return from_script(
+        stage.source, _title(stage, "zh"), f"stage{stage.number}", prose, closing, SETUP
+    )
 
 
 # Each edition of the notebooks: its folder under notebooks/ and how it makes a stage's notebook.
