@@ -28,14 +28,24 @@ show_image(x_train[0], title=f"label {y_train[0].item()}")
 show(x_train.shape, y_train.min(), y_train.max())
 
 # %% [markdown]
-# The parameters and the model: a matrix product, then ``log_softmax``.
+# The parameters. ``requires_grad_()`` (the trailing ``_`` means in place) comes after the
+# division on purpose: ``weights`` must stay a leaf tensor, one made directly rather than
+# computed from another tensor that autograd tracks, because ``backward()`` fills in ``.grad``
+# only for leaves. Written as ``torch.randn(784, 10, requires_grad=True) / math.sqrt(784)``,
+# the division would be recorded and ``weights`` would be its result: ``weights.grad`` would
+# stay ``None``. The cell shows ``weights.is_leaf``, then the same check on such a result.
 
 # %%
 weights = torch.randn(784, 10) / math.sqrt(784)
 weights.requires_grad_()
 bias = torch.zeros(10, requires_grad=True)
+show(weights.is_leaf, (weights / math.sqrt(784)).is_leaf)
+
+# %% [markdown]
+# The model: a matrix product, then ``log_softmax``.
 
 
+# %%
 def log_softmax(x):
     return x - x.exp().sum(-1).log().unsqueeze(-1)
 
@@ -76,6 +86,11 @@ show(loss_func(preds, yb), accuracy(preds, yb))
 # %% [markdown]
 # The training loop. After each epoch ``score`` measures the model on the whole validation set:
 # the tutorial has no validation until stage 08, but that is how every stage is compared.
+#
+# The tutorial's tip: Python's debugger can stop inside the loop, to look at ``xb``, ``loss``
+# or ``weights.grad`` at each step. In a notebook, run
+# ``from IPython.core.debugger import set_trace`` and put a ``set_trace()`` line at the top of
+# the inner loop (in a script, ``breakpoint()`` does the same); ``c`` continues, ``q`` quits.
 
 # %%
 for epoch in range(epochs):

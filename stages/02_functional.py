@@ -27,7 +27,10 @@ bias = torch.zeros(10, requires_grad=True)
 
 # %% [markdown]
 # The loss is one library call, and the model no longer needs ``log_softmax``. The first
-# batch's loss and accuracy are the same as stage 01's.
+# batch's loss and accuracy are the same as stage 01's. ``torch.nn.functional``, imported as
+# ``F`` by convention, holds functions: they keep no state, and everything they use arrives as
+# an argument. What keeps state, such as a layer with its weights, is a class in ``torch.nn``
+# (stage 03 on).
 
 # %%
 loss_func = F.cross_entropy

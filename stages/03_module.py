@@ -23,6 +23,13 @@ n, c = x_train.shape
 loss_func = F.cross_entropy
 
 
+# %% [markdown]
+# ``nn.Module`` (capital M) is a class of PyTorch that keeps track of state; it is not a
+# Python module, the file of code that ``import`` loads. ``MnistLogistic`` is the tutorial's
+# ``Mnist_Logistic``, renamed because Python's style guide (PEP 8) writes class names in
+# CapWords; stage 09's ``MnistCNN`` is its ``Mnist_CNN`` likewise.
+
+
 # %%
 class MnistLogistic(nn.Module):
     def __init__(self):
@@ -67,5 +74,14 @@ def fit():
 
 fit()
 
+# %% [markdown]
+# The tutorial's check after training, and its quirk: ``fit()`` assigned ``xb`` and ``yb``
+# inside the function, so those were local names, and the ones here still hold the first
+# batch, ``x_train[0:bs]`` (the cell checks it). So this is the first batch's loss after
+# training, not the last batch's as in stages 01 and 02: that, and not the refactoring, is
+# why stage 03 prints another number than they do for the same trained model. From stage 05
+# on the loop is at the top level again, and ``xb`` is the last batch.
+
 # %%
+show(torch.equal(xb, x_train[0:bs]))
 show(loss_func(model(xb), yb))

@@ -60,5 +60,14 @@ def fit():
 
 fit()
 
+# %% [markdown]
+# The tutorial's check after training, and its quirk: ``fit()`` assigned ``xb`` and ``yb``
+# inside the function, so those were local names, and the ones here still hold the first
+# batch, ``x_train[0:bs]`` (the cell checks it). So this is the first batch's loss after
+# training, not the last batch's as in stages 01 and 02: that, and not the refactoring, is
+# why stage 03 prints another number than they do for the same trained model. From stage 05
+# on the loop is at the top level again, and ``xb`` is the last batch.
+
 # %%
+show(torch.equal(xb, x_train[0:bs]))
 show(loss_func(model(xb), yb))

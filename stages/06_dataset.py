@@ -1,7 +1,11 @@
 """Dataset: a TensorDataset keeps images and labels together and is sliced as one.
 
-``TensorDataset(x_train, y_train)`` pairs the two tensors, so one slice gives a batch of
-images and its labels; the loop can no longer take them from different ranges by mistake.
+A ``Dataset`` is PyTorch's name for anything with a ``__len__``, which Python's ``len()``
+calls, and a ``__getitem__``, which indexing calls: ``train_ds[i]`` is sample ``i``. Any class
+that defines the two can be one, reading images from files, say. ``TensorDataset`` is the
+ready-made one for tensors already in memory: ``TensorDataset(x_train, y_train)`` pairs the two
+tensors along their first dimension, so one slice gives a batch of images and its labels; the
+loop can no longer take them from different ranges by mistake.
 """
 
 # %%

@@ -3,7 +3,9 @@
 Stage 10's model still assumed 28x28 inputs twice: in its first ``Lambda`` and in
 ``AvgPool2d(4)``, which only fits a 4x4 map. The reshape now happens in ``preprocess``, applied
 to every batch by ``WrappedDataLoader``, and ``AdaptiveAvgPool2d(1)`` averages whatever map
-size arrives down to 1x1. The model now works on any image size, and any 1-channel data set,
+size arrives down to 1x1. The model itself now takes 1-channel images of any size; the size
+lives in one line instead, ``preprocess``, which still views each row as 28x28 (images of
+another size need that line changed, and nothing in the model). Any 28x28 1-channel data set,
 Fashion-MNIST included, trains unchanged. ``Lambda`` is stage 10's, from ``nnreally.layers``.
 """
 

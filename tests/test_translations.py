@@ -81,11 +81,12 @@ def test_an_edited_docstring_is_cell_1(monkeypatch: pytest.MonkeyPatch):
 
 def test_an_added_cell_is_named(monkeypatch: pytest.MonkeyPatch):
     note = "# %% [markdown]\n# A new note for the learner.\n\n# %%\nfit()\n"
-    stage = edited(monkeypatch, "03", "fit()\n\n# %%\n", f"fit()\n\n{note}\n# %%\n")
+    after_fit = "fit()\n\n# %% [markdown]\n"  # stage 03's cell 4 follows fit()
+    stage = edited(monkeypatch, "03", after_fit, f"fit()\n\n{note}\n# %% [markdown]\n")
     [problem] = out_of_step(stage)
     new = stamp("A new note for the learner.")
-    assert 'cell 3 "A new note for the learner." is new and has no translation' in problem
-    assert f"add a section <!-- en:{new} --> after the section for cell 2" in problem
+    assert 'cell 4 "A new note for the learner." is new and has no translation' in problem
+    assert f"add a section <!-- en:{new} --> after the section for cell 3" in problem
 
 
 def test_a_removed_cell_is_named(monkeypatch: pytest.MonkeyPatch):
