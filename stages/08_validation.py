@@ -43,8 +43,35 @@ def get_model():
 
 
 # %% [markdown]
-# ``loss_batch`` returns the batch's loss and its size: validation weights each batch by its
-# size, so a short last batch counts for what it holds. Without ``opt`` it only measures.
+# The tutorial first writes validation out by hand ("Add validation"), as stage 07's loop with
+# the validation loss printed after each epoch (shown here, not run):
+#
+# ```python
+# model, opt = get_model()
+#
+# for epoch in range(epochs):
+#     model.train()
+#     for xb, yb in train_dl:
+#         pred = model(xb)
+#         loss = loss_func(pred, yb)
+#
+#         loss.backward()
+#         opt.step()
+#         opt.zero_grad()
+#
+#     model.eval()
+#     with torch.no_grad():
+#         valid_loss = sum(loss_func(model(xb), yb) for xb, yb in valid_dl)
+#
+#     print(epoch, valid_loss / len(valid_dl))
+# ```
+#
+# Training and validation both compute a batch's loss, so the tutorial then moves that into
+# ``loss_batch`` and the loop into ``fit``. The hand-written version averages the batches'
+# mean losses, so the last batch (16 of the 10,000 images, in batches of 128) counts as much as
+# a full one. ``loss_batch`` therefore returns the batch's loss and its size: validation
+# weights each batch by its size, so a short last batch counts for what it holds. Without
+# ``opt`` it only measures.
 
 
 # %%
@@ -61,7 +88,9 @@ def loss_batch(model, loss_func, xb, yb, opt=None):
 
 # %% [markdown]
 # ``fit`` trains for ``epochs``; after each, it scores the whole validation set in evaluation
-# mode, without gradients, and reports the epoch.
+# mode, without gradients, and reports the epoch. One pass over ``valid_dl`` gives each
+# batch's loss, size and accuracy (the accuracy is ours: the tutorial's ``fit`` prints only
+# the loss).
 
 
 # %%
@@ -72,8 +101,11 @@ def fit(epochs, model, loss_func, opt, train_dl, valid_dl):
 
         model.eval()
         with torch.no_grad():
-            val_losses, nums = zip(*[loss_batch(model, loss_func, xb, yb) for xb, yb in valid_dl])
-            accs = [accuracy(model(xb), yb).item() for xb, yb in valid_dl]
+            scores = [
+                (*loss_batch(model, loss_func, xb, yb), accuracy(model(xb), yb).item())
+                for xb, yb in valid_dl
+            ]
+        val_losses, nums, accs = zip(*scores)
         val_loss = np.sum(np.multiply(val_losses, nums)) / np.sum(nums)
         val_acc = np.sum(np.multiply(accs, nums)) / np.sum(nums)
 

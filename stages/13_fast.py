@@ -4,8 +4,8 @@ Beyond the tutorial. Builds on stage 12: same model, learning rate, momentum, ba
 epochs; what changes is how the data reaches the model and how each step runs. Stage 12 pays
 costs that have nothing to do with learning: the ``DataLoader`` collates each batch from 64
 separate samples in Python, every batch is copied from the host to the device, and
-``loss.item()`` makes the host wait for the device after every step; each epoch it also reads
-the validation set twice, in small batches, copying each batch again.
+``loss.item()`` makes the host wait for the device after every step; each epoch it also
+validates in small batches, each copied to the device again.
 
 Here the whole data set is reshaped and moved to the device once. Each epoch shuffles an index
 (``randperm(n).split(bs)``) and gathers each batch with one indexing operation on the device.

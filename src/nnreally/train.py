@@ -58,8 +58,11 @@ def fit(
 
         model.eval()
         with torch.no_grad():
-            val_losses, nums = zip(*[loss_batch(model, loss_func, xb, yb) for xb, yb in valid_dl])  # noqa: B905
-            accs = [accuracy(model(xb), yb).item() for xb, yb in valid_dl]
+            scores = [
+                (*loss_batch(model, loss_func, xb, yb), accuracy(model(xb), yb).item())
+                for xb, yb in valid_dl
+            ]
+        val_losses, nums, accs = zip(*scores)  # noqa: B905  (transposes rows: no strict= needed)
         val_loss = np.sum(np.multiply(val_losses, nums)) / np.sum(nums)
         val_acc = np.sum(np.multiply(accs, nums)) / np.sum(nums)
 

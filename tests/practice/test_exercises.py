@@ -179,8 +179,8 @@ REJECTED = {
         edit(
             "08",
             (
-                "        with torch.no_grad():\n            val_losses",
-                "        if True:\n            val_losses",
+                "        with torch.no_grad():\n            scores",
+                "        if True:\n            scores",
             ),
         ),
     ),
