@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import signal
@@ -13,7 +14,7 @@ import pytest
 import torch
 
 from nnreally import cli, lesson
-from nnreally.distributed import launch
+from nnreally.distributed import launch, launched, rank
 from nnreally.errors import RankFailedError
 from tests.conftest import run_cli, train
 from tests.workers.ddp_parameters import SAMPLES
@@ -21,6 +22,7 @@ from tests.workers.ddp_parameters import SAMPLES
 # Two processes, batch 64 each: half as many steps per epoch as one process, so a higher loss.
 TWO_PROCESS_THRESHOLD = 0.60  # measured 0.4736 (seed 0, 2 epochs, 50,000 digits)
 PARAMETER_TOL = 1e-5  # float32 sums taken in a different order; measured difference ~1e-7
+CACHE = f"torchinductor_{getpass.getuser()}"  # torch's compile cache in $TMPDIR: meant to stay
 
 
 @pytest.mark.slow
@@ -121,3 +123,32 @@ def test_stage_14_on_nccl():
     record = json.loads(result.stdout)
     assert record["device"].startswith("cuda")
     assert record["valid_loss"] < 0.44
+
+
+@pytest.mark.parametrize(
+    ("environment", "is_launched", "its_rank"),
+    [
+        ({"RANK": "1", "WORLD_SIZE": "2"}, False, 0),  # left in a shell: no torchrun
+        ({"RANK": "abc", "WORLD_SIZE": "x"}, False, 0),
+        ({"RANK": "1", "WORLD_SIZE": "2", "TORCHELASTIC_RUN_ID": "none"}, True, 1),
+    ],
+)
+def test_only_torchrun_makes_a_rank(monkeypatch, environment: dict, is_launched: bool, its_rank):
+    for name in ("RANK", "WORLD_SIZE", "TORCHELASTIC_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert (launched(), rank()) == (is_launched, its_rank)
+
+
+@pytest.mark.slow
+def test_two_processes_leave_no_folder_behind(tmp_path):
+    """torchrun's own log folder would be a /tmp/torchelastic_* that nobody removes (the
+    compiler's cache stays: it is meant to, and is shared by every later run)."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    args = ["14", "--nproc", "2", "--data", "digits", "--limit", "1000", "--epochs", "1"]
+    result = run_cli(*args, "--quiet", env={"TMPDIR": str(temp)}, timeout=300)
+    assert result.returncode == 0, result.stderr
+    left = [p.name for p in temp.iterdir() if p.name != CACHE]
+    assert left == []

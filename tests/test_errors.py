@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from nnreally.errors import EXIT_BROKEN_PIPE, RunError, UsageError, guarded
+from nnreally.errors import EXIT_BROKEN_PIPE, RunError, UsageError, exit_with, guarded
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,40 @@ def test_a_reader_that_went_away_ends_the_command_quietly():
     loud.stdout.close()  # as head does after its line
     assert loud.wait(timeout=60) == EXIT_BROKEN_PIPE
     assert loud.stderr.read() == b""
+
+
+# A Ctrl-C once the command's work is done: here as the process's exit runs its atexit
+# functions, where Python's own handler would print "Exception ignored ..." and exit 0.
+LATE_CTRL_C = (
+    "import atexit, os, signal\n"
+    "from nnreally.errors import exit_with\n"
+    "atexit.register(lambda: [os.kill(os.getpid(), signal.SIGINT), print('not reached')])\n"
+    "exit_with('prog', lambda: 0)\n"
+)
+
+
+def test_a_ctrl_c_as_the_process_exits_is_one_line_and_130():
+    result = subprocess.run(
+        [sys.executable, "-c", LATE_CTRL_C], capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stderr, result.stdout) == (130, "prog: interrupted\n", "")
+
+
+def test_a_ctrl_c_before_the_commands_guard_is_up_is_one_line_and_130(capsys):
+    def importing() -> int:  # as a __main__ does, while torch loads
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as ended:
+        exit_with("prog", importing)
+    assert ended.value.code == 130
+    assert capsys.readouterr().err == "prog: interrupted\n"
+
+
+def test_no_stdout_is_one_line_before_any_work(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdout", None)  # what Python gives a process started with >&-
+    worked = []
+    assert guarded("prog", lambda: worked.append(1) or 0) == 1
+    assert worked == []
+    assert capsys.readouterr().err == (
+        "prog: error: stdout is closed (>&-): send it somewhere, e.g. >/dev/null\n"
+    )

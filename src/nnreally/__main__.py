@@ -1,7 +1,14 @@
 """``python -m nnreally`` is the stage dispatcher, like ``python -m nnreally.stages``."""
 
-import sys
+from nnreally.errors import exit_with
 
-from nnreally.cli import main
+PROG = "python -m nnreally"
 
-sys.exit(main(prog="python -m nnreally"))
+
+def main() -> int:
+    from nnreally.cli import main  # torch: a Ctrl-C while it loads ends cleanly too
+
+    return main(prog=PROG)
+
+
+exit_with(PROG, main)

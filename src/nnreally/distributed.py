@@ -28,12 +28,17 @@ FAILURES_VARIABLE = "NNREALLY_FAILURES"
 
 def rank() -> int:
     """This process's rank in a torchrun launch (0 when not launched by torchrun)."""
-    return int(os.environ.get("RANK", "0"))
+    return int(os.environ["RANK"]) if launched() else 0
 
 
 def launched() -> bool:
-    """Whether torchrun started this process."""
-    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+    """Whether torchrun started this process.
+
+    torchrun gives each worker its run id besides ``RANK`` and ``WORLD_SIZE``: a ``RANK`` left
+    in a shell's environment without one is no launch, and is ignored (a group of one
+    replaces it while a stage runs).
+    """
+    return all(name in os.environ for name in ("TORCHELASTIC_RUN_ID", "RANK", "WORLD_SIZE"))
 
 
 def free_port() -> int:
@@ -117,9 +122,12 @@ def launch(nproc: int, command: Sequence[str]) -> None:
     from torch.distributed.run import parse_args, run
 
     command = without_nproc(command)
+    folder = tempfile.mkdtemp(prefix="nnreally-ranks-")  # removed at the end, whatever happens
     args = parse_args(
         [
             "--standalone",
+            "--log-dir",  # its own default is a /tmp/torchelastic_* folder it never removes
+            os.path.join(folder, "logs"),
             "--nproc-per-node",
             str(nproc),
             "--max-restarts",
@@ -132,7 +140,6 @@ def launch(nproc: int, command: Sequence[str]) -> None:
     # Share the cores among the ranks ourselves (torchrun would set 1 thread each, and warn).
     threads = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = threads or str(max(1, (os.cpu_count() or 1) // nproc))
-    folder = tempfile.mkdtemp(prefix="nnreally-ranks-")
     os.environ[FAILURES_VARIABLE] = folder
     try:
         run(args)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import NoReturn
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell tool ends with when its reader went away
@@ -16,6 +21,14 @@ class UsageError(Exception):
 
 class RunError(Exception):
     """A run that cannot go on (exit 1): broken data, a failed download, a diverged loss, ..."""
+
+
+class WriteError(RunError):
+    """A file that could not be written (a full disk, a size limit); one there before stays."""
+
+    def __init__(self, path: os.PathLike | str, reason: str) -> None:
+        super().__init__(f"{path}: not written ({reason}); a file there before is unchanged")
+        self.path, self.reason = Path(path), reason
 
 
 class DivergedError(RunError):
@@ -33,16 +46,52 @@ def guarded(
     """Run a command's ``body``; turn expected errors into one line on stderr and an exit code.
 
     A ``UsageError`` exits 2, a ``RunError`` or an ``OSError`` exits 1, Ctrl-C exits 130.
-    A reader that went away (``| head``) ends the command quietly, as it would a shell tool.
-    Anything else is a bug and keeps its traceback.
+    A reader that went away (``| head``) ends the command quietly, as it would a shell tool;
+    no stdout at all (``>&-``) is an error before any work. Anything else is a bug and keeps
+    its traceback.
     """
     try:
+        check_stdout()
         return body()
     except BrokenPipeError:
         _quiet_stdout()
         return EXIT_BROKEN_PIPE
     except (UsageError, RunError, OSError, KeyboardInterrupt) as e:
         return report(prog, e)
+
+
+def check_stdout() -> None:
+    """Stop before any work when the process has no stdout to print to (``>&-``)."""
+    if sys.stdout is None:
+        raise RunError("stdout is closed (>&-): send it somewhere, e.g. >/dev/null")
+
+
+def exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
+    """End the process with ``main()``'s exit code: the last line of a command's ``__main__``.
+
+    A Ctrl-C is "interrupted" and exit 130 at any moment: inside ``main`` its guard says so;
+    while ``main`` is still importing, this does; and once it has returned, a handler ends the
+    process at once, where Python's own would raise KeyboardInterrupt inside the interpreter's
+    shutdown ("Exception ignored in ...") and exit 0.
+    """
+    try:
+        code = main()
+    except KeyboardInterrupt as e:
+        code = report(prog, e)
+    end_on_interrupt(prog)
+    sys.exit(code)
+
+
+def end_on_interrupt(prog: str) -> None:
+    """From now on a Ctrl-C ends the process at once: for when its work is done."""
+    signal.signal(signal.SIGINT, partial(_interrupted, prog))
+
+
+def _interrupted(prog: str, signum: int, frame: object) -> NoReturn:
+    code = report(prog, KeyboardInterrupt())
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # a closed or missing stdout
+        sys.stdout.flush()
+    os._exit(code)
 
 
 def _quiet_stdout() -> None:

@@ -16,6 +16,7 @@ This is the only module that touches ``sys.excepthook``, ``atexit`` or the proce
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shlex
 import sys
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from nnreally import recording
 from nnreally.distributed import note_failure
-from nnreally.errors import UsageError, exit_code
+from nnreally.errors import RunError, UsageError, check_stdout, end_on_interrupt, exit_code
 from nnreally.errors import report as report_error
 from nnreally.options import (
     Output,
@@ -55,6 +56,14 @@ def parse_options(argv: Sequence[str], prog: str) -> tuple[Training, Output]:
     return training_options(args), output_options(args)
 
 
+def options_from_variable(text: str) -> tuple[Training, Output]:
+    """The options in ``$NNREALLY_ARGS``; an error in them names the variable."""
+    try:
+        return parse_options(shlex.split(text), ARGS_VARIABLE)
+    except (ValueError, UsageError) as e:  # shlex: an unclosed quote
+        raise UsageError(f"${ARGS_VARIABLE}={text!r}: {e}") from None
+
+
 def open_recording(caller: Mapping[str, object]) -> Recording:
     """Open the recording of a stage file run on its own; ``caller``: the stage's globals.
 
@@ -63,19 +72,19 @@ def open_recording(caller: Mapping[str, object]) -> Recording:
     """
     path = caller.get("__file__") if caller.get("__name__") == "__main__" else None
     if not isinstance(path, str):
-        text = os.environ.get(ARGS_VARIABLE, "")
-        training, output = parse_options(shlex.split(text), ARGS_VARIABLE)
+        training, output = options_from_variable(os.environ.get(ARGS_VARIABLE, ""))
         return recording.open_alone(Recording(training, output))
     prog = f"python {sys.argv[0]}"
     try:
+        check_stdout()
         training, output = parse_options(sys.argv[1:], prog)
-    except UsageError as e:
+    except (UsageError, RunError) as e:
         _end(report_error(prog, e))
     out = sys.stderr if output.json else sys.stdout  # with --json, stdout carries only JSON
     stage = file_stage(Path(path))
     opened = recording.open_alone(Recording(training, output, stage, out, command=sys.argv))
     sys.excepthook = partial(_on_error, prog, opened)
-    atexit.register(_at_end, opened, caller)
+    atexit.register(_at_end, prog, opened, caller)
     return opened
 
 
@@ -92,8 +101,22 @@ def _on_error(prog: str, opened: Recording, kind, error, traceback) -> None:
     _end(report_error(prog, error))
 
 
-def _at_end(opened: Recording, caller: Mapping[str, object]) -> None:
-    """The script ended: its final line, and its JSON and plot when asked (rank 0 only)."""
+def _at_end(prog: str, opened: Recording, caller: Mapping[str, object]) -> None:
+    """The script ended: its final line, and its JSON and plot when asked (rank 0 only).
+
+    An error here (a full disk, Ctrl-C) is one line and its exit code, as it is in the
+    script; Python would print it as "Exception ignored in atexit callback" and exit 0.
+    """
+    try:
+        _report(opened, caller)
+    except BaseException as e:  # Ctrl-C too; a bug is raised again, with its traceback
+        if exit_code(e) is None:
+            raise
+        _end(report_error(prog, e))
+    end_on_interrupt(prog)  # what is left of the exit has nothing to clean up
+
+
+def _report(opened: Recording, caller: Mapping[str, object]) -> None:
     if not opened.speaks or opened.launched:
         return
     run = opened.finish(dict(caller))
@@ -102,15 +125,19 @@ def _at_end(opened: Recording, caller: Mapping[str, object]) -> None:
         import json
 
         print(json.dumps(run.to_json()), flush=True)
-    if opened.output.plot and run.history:
+    plot = opened.output.plot
+    if plot and run.history:
         from nnreally.plots import plot_losses  # matplotlib is slow to import; only when asked
 
-        path = plot_losses([(run.name, run)], opened.output.plot, lang=opened.output.lang)
-        print(opened.words("run.plot", path=path), file=opened.out)
+        path = plot_losses([(run.name, run)], plot, lang=opened.output.lang)
+        print(opened.words("run.plot", path=path), file=opened.out, flush=True)
+    elif plot:
+        print(opened.words("run.no_plot", path=plot), file=sys.stderr, flush=True)
 
 
 def _end(code: int) -> None:
     """End the process now: the error is reported, and nothing else should run or print."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # closed, or none at all
+            stream.flush()
     os._exit(code)

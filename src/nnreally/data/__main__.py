@@ -12,7 +12,7 @@ from nnreally.data.checksums import Remote, is_verified, problem
 from nnreally.data.folder import FASHION, MNIST, check_data_dir, data_dir_arg, default_data_dir
 from nnreally.data.sources import SYSTEM_FASHION, load_data
 from nnreally.data.writes import ASIDE_SUFFIX
-from nnreally.errors import guarded
+from nnreally.errors import exit_with, guarded
 from nnreally.options import Parser
 
 
@@ -109,4 +109,4 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.data
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with("python -m nnreally.data", main)

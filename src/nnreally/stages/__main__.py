@@ -1,7 +1,12 @@
 """``python -m nnreally.stages``: the dispatcher (the stage files themselves ship beside this)."""
 
-import sys
+from nnreally.errors import exit_with
 
-from nnreally.cli import main
 
-sys.exit(main())
+def main() -> int:
+    from nnreally.cli import PROG, main  # torch: a Ctrl-C while it loads ends cleanly too
+
+    return main(prog=PROG)
+
+
+exit_with("python -m nnreally.stages", main)
