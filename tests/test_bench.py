@@ -243,3 +243,38 @@ def test_stage_13_provides_what_the_bench_takes_from_it(digits: Data):
     renamed = replace(run, variables={k: v for k, v in run.variables.items() if k != "rehearse"})
     with pytest.raises(RunError, match="stage 13 no longer defines rehearse, which the bench"):
         bench.StepParts.of(renamed)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--json", "nodir/x.json"], "--json nodir/x.json: the folder nodir does not exist"),
+        (["--json", "."], "--json .: is a folder"),
+        (["--stages", "99"], "unknown stage '99'"),
+        (["--stages", ""], "--stages '': give stages separated by commas, e.g. 05,12"),
+        (["--stages", "05,,07"], "--stages '05,,07': give stages separated by commas"),
+        (["--stages", "05g"], "unknown stage '05g'"),
+        (["--stages", "14", "--nproc", "2"], "unrecognized arguments: --nproc 2"),
+    ],
+)
+def test_bench_options_are_checked_before_any_work(capsys, monkeypatch, args: list, says: str):
+    monkeypatch.setattr(bench, "load_data", lambda *a, **k: pytest.fail("it loaded the data"))
+    monkeypatch.setattr(bench, "first_optimizer_seconds", lambda: pytest.fail("it timed"))
+    assert bench.main([*args, "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert says in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_the_cuda_graph_stage_needs_cuda_before_any_work(capsys, monkeypatch):
+    monkeypatch.setattr(bench, "load_data", lambda *a, **k: pytest.fail("it loaded the data"))
+    assert bench.main(["--stages", "05,13g"]) == 2
+    assert "13g (stage 13 with a CUDA graph) needs --device cuda" in capsys.readouterr().err
+
+
+def test_the_default_stages_are_those_of_the_table():
+    assert bench.stage_keys(None, torch.device("cpu")) == bench.DEFAULT_STAGES.split(",")
+    on_cuda = bench.stage_keys(None, torch.device("cuda"))
+    assert on_cuda == [*bench.DEFAULT_STAGES.split(","), bench.GRAPH]
+    assert bench.stage_keys(" 05, 13g", torch.device("cuda")) == ["05", "13g"]

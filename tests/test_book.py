@@ -7,8 +7,10 @@ width and a desktop's, and skip without Chromium.
 
 from __future__ import annotations
 
+import errno
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -21,6 +23,7 @@ import pytest
 
 from nnreally import book, cli, plots, summary
 from nnreally.data import Data
+from nnreally.errors import UsageError
 from nnreally.registry import all_stages, find
 from nnreally.run import Run
 from nnreally.texts import words
@@ -561,3 +564,126 @@ def test_each_step_of_the_tutorial_ends_with_try_it_yourself(en: Path, zh: Path,
     else:
         assert "Try it yourself" not in english
         assert "自己动手试试" not in chinese
+
+
+# --- the output folder: nothing of the user's replaced, nothing half-written ----------------------
+
+
+def no_training(monkeypatch) -> None:
+    monkeypatch.setattr(book, "run_all", lambda training, stages: pytest.fail("it trained"))
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_folder_of_the_users_files_is_refused_before_training(tmp_path, monkeypatch, capsys):
+    site = tmp_path / "site"
+    (site / "img").mkdir(parents=True)
+    (site / "img" / "samples.png").write_bytes(b"the user's own picture")
+    no_training(monkeypatch)
+    assert cli.main(["book", "--out", str(site)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "img/samples.png" in err
+    assert "--force" in err
+    assert (site / "img" / "samples.png").read_bytes() == b"the user's own picture"
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_an_out_that_cannot_be_a_folder_is_refused_before_training(
+    tmp_path, monkeypatch, capsys, where: str
+):
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine")
+    no_training(monkeypatch)
+    out = afile if where == "a file" else afile / "site"
+    assert cli.main(["book", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "is a file" in err
+    assert afile.read_text() == "mine"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_parent_is_refused_before_training(tmp_path, monkeypatch, capsys):
+    parent = tmp_path / "locked"
+    parent.mkdir(mode=0o555)
+    no_training(monkeypatch)
+    assert cli.main(["book", "--out", str(parent / "site")]) == 2
+    assert "cannot be written to" in capsys.readouterr().err
+
+
+def test_a_book_replaces_the_book_it_wrote_and_no_other_folder(tmp_path, monkeypatch, one_stage):
+    site = tmp_path / "site"
+    monkeypatch.setattr(book, "run_all", lambda training, stages: one_stage)
+    assert cli.main(["book", "--out", str(site)]) == 0
+    first = contents(site)
+    assert book.MARKER in first
+    assert "index.html" in first
+    assert book.foreign_file(site) is None  # its list names every file, as written
+    assert cli.main(["book", "--out", str(site)]) == 0  # its own book: replaced
+    assert contents(site).keys() == first.keys()
+    (site / "style.css").write_text("/* the user's edit */")
+    with pytest.raises(UsageError, match=r"style\.css.*--force"):
+        book.check_out(site, force=False)
+    assert cli.main(["book", "--out", str(site), "--force"]) == 0
+    assert "the user's edit" not in (site / "style.css").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]  # no temporary folder left
+
+
+@pytest.mark.parametrize("failure", [OSError(errno.ENOSPC, "No space left on device"), "Ctrl-C"])
+def test_a_book_that_fails_part_way_leaves_the_old_one_as_it_was(
+    tmp_path, monkeypatch, capsys, one_stage, failure
+):
+    site = tmp_path / "site"
+    book.write_book(one_stage, site, "en")
+    before = contents(site)
+    written = []
+
+    def failing(self):  # the stage pages and pictures are written by now; the index is not
+        written.append(sorted(p.name for p in tmp_path.glob(".site.*/*")))
+        if failure == "Ctrl-C":
+            raise KeyboardInterrupt
+        raise OSError(failure.errno, failure.strerror, str(tmp_path / ".x" / "summary.html"))
+
+    monkeypatch.setattr(book.Site, "summary_page", failing)
+    monkeypatch.setattr(book, "run_all", lambda training, stages: one_stage)
+    code = cli.main(["book", "--out", str(site)])
+    assert written
+    assert "01_raw_tensors.html" in written[0]
+    err = capsys.readouterr().err
+    if failure == "Ctrl-C":
+        assert (code, err) == (130, "python -m nnreally.stages: interrupted\n")
+    else:
+        assert code == 1
+        assert err.count("\n") == 1
+        assert "No space left on device" in err
+        assert f"{site} is as it was" in err
+    assert contents(site) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_a_book_in_a_new_folder_makes_its_parents_and_says_where_it_is(tmp_path, one_stage):
+    index = book.write_book(one_stage, tmp_path / "a" / "b" / "site", "en")
+    assert index == tmp_path / "a" / "b" / "site" / "index.html"
+    assert index.is_file()
+
+
+def test_a_fenced_code_block_in_the_prose_is_shown_as_code():
+    """Stage 08 quotes the tutorial's hand-written validation loop as a block that is not run."""
+    html_text = str(
+        book.prose("Before ``x``.\n\n```python\nfor xb in dl:\n    pass\n```\n\nAfter.")
+    )
+    assert "```" not in html_text
+    assert '<div class="highlight"><pre>' in html_text
+    assert '<span class="k">for</span>' in html_text
+    assert html_text.startswith("<p>Before <code>x</code>.</p>")
+    assert html_text.endswith("<p>After.</p>")
+
+
+def test_stage_08s_page_shows_the_tutorials_validation_loop_as_code(en: Path, zh: Path):
+    for site in (en, zh):
+        page = read(site, "08_validation.html")
+        assert "```" not in page
+        assert "valid_loss / len(valid_dl)" in html.unescape(re.sub(r"<[^>]+>", "", page))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 import torch
 
 from nnreally import cli
+from nnreally.options import image_path, is_own_png
 from nnreally.registry import all_stages
 from tests.conftest import run_cli
 
@@ -241,3 +243,82 @@ def test_subprocess_works_from_another_directory(tmp_path):
     assert "optim.SGD(model.parameters(), lr=lr)" in result.stdout
     listing = run_cli(cwd=tmp_path)
     assert listing.stdout.count("\n") == len(all_stages())
+
+
+# --- options before a command, output files, stray environment, a closed stdout ---------------
+
+
+def test_options_before_a_command_go_to_that_command(capsys):
+    code, out, _ = call(capsys, "--lang", "zh", "show", "05")
+    assert code == 0
+    assert "torch.optim：" in out  # the Chinese narrative
+
+
+def test_an_option_a_command_does_not_take_says_whose_help_lists_them(capsys):
+    code, out, err = call(capsys, "--quiet", "show", "05")
+    assert_one_line_error(code, err, 2, "unrecognized arguments: --quiet", "show --help")
+    assert out == ""
+
+
+def test_a_value_that_names_a_command_stays_a_value(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # --data book: a folder named like the command
+    code, _, err = call(capsys, "--data", "book", "05", "--limit", "100")
+    assert_one_line_error(code, err, 1, "book")
+    assert "--out" not in err  # not taken for the book command
+
+
+def test_plot_images_that_nnreally_did_not_write_are_refused_before_training(
+    capsys, tmp_path, monkeypatch
+):
+    plot = tmp_path / "p.png"
+    theirs = image_path(plot, "01", 4)
+    assert theirs.name == "p-01-image4.png"
+    theirs.write_bytes(b"the user's own")
+    monkeypatch.setattr(cli, "run_stages", lambda *a, **k: pytest.fail("it trained"))
+    code, _, err = call(capsys, "01", "--plot", str(plot), *SMALL)
+    assert_one_line_error(code, err, 2, str(theirs), "nnreally did not write it")
+    assert theirs.read_bytes() == b"the user's own"
+
+
+def test_plot_images_of_an_earlier_run_are_replaced(capsys, tmp_path):
+    plot = tmp_path / "p.png"
+    for _ in range(2):  # the second run finds the first one's images, and replaces them
+        code, out, err = call(capsys, "01", "--epochs", "1", "--plot", str(plot), *SMALL)
+        assert code == 0, err
+    (image,) = tmp_path.glob("p-01-image*.png")  # stage 01 draws one image
+    assert f"saved to {image}" in out
+    assert is_own_png(image)
+    assert is_own_png(plot)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [image.name, "p.png"]
+
+
+def test_no_plot_without_an_epoch_says_why(capsys, tmp_path):
+    plot = tmp_path / "e0.png"
+    code, _, err = call(capsys, "05", "--epochs", "0", "--plot", str(plot), "--quiet", *SMALL)
+    assert code == 0
+    assert err == f"no plot written to {plot}: no epoch was trained\n"
+    assert not plot.exists()
+
+
+@pytest.mark.parametrize(
+    "environment", [{"RANK": "1"}, {"RANK": "abc"}, {"RANK": "1", "WORLD_SIZE": "x"}]
+)
+def test_a_rank_left_in_the_environment_without_torchrun_is_ignored(
+    capsys, monkeypatch, environment: dict
+):
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    code, out, err = call(capsys, "05", "--epochs", "1", "--quiet", *SMALL)
+    assert (code, err) == (0, "")
+    assert out.startswith("stage 05 done: ")
+
+
+@pytest.mark.slow
+def test_show_without_stdout_is_one_line_and_exit_1():
+    result = run_cli("show", "05", preexec_fn=lambda: os.close(1))
+    assert result.returncode == 1
+    assert result.stderr == (
+        "python -m nnreally.stages: error: stdout is closed (>&-): "
+        "send it somewhere, e.g. >/dev/null\n"
+    )

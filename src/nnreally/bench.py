@@ -52,12 +52,14 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from nnreally import recording
 from nnreally.data import Data, load_data
-from nnreally.errors import RunError, UsageError, guarded
+from nnreally.data.writes import atomic_write
+from nnreally.errors import RunError, UsageError, WriteError, exit_with, guarded
 from nnreally.options import (
     Output,
     Parser,
     Training,
     add_training_options,
+    check_file,
     positive_int,
     resolve_device,
     training_options,
@@ -620,19 +622,32 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.benc
     return guarded(prog, lambda: _bench(parser.parse_args(argv)))
 
 
+def stage_keys(text: str | None, device: torch.device) -> list[str]:
+    """The stages ``--stages`` names (None: the default set), each checked before any work."""
+    if text is None:
+        return DEFAULT_STAGES.split(",") + ([GRAPH] if device.type == "cuda" else [])
+    keys = [key.strip() for key in text.split(",")]
+    if not all(keys):
+        raise UsageError(f"--stages {text!r}: give stages separated by commas, e.g. 05,12")
+    for key in keys:
+        if key != GRAPH:
+            find(key)  # one line naming the stages there are
+        elif device.type != "cuda":
+            raise UsageError(f"{GRAPH} (stage 13 with a CUDA graph) needs --device cuda")
+    return keys
+
+
 def _bench(args) -> int:
     training = training_options(args)
     if training.epochs == 0:
         raise UsageError("--epochs: the bench needs at least 1 measured epoch per run")
+    device = resolve_device(training.device)
+    keys = stage_keys(args.stages, device)
+    if args.json:
+        check_file(args.json, "--json")
     load_start = load_average()
     one_off = first_optimizer_seconds()  # before anything else builds an optimizer
-    device = resolve_device(training.device)
     data = load_data(training.data, training.data_dir).head(training.limit)
-    keys = (args.stages or DEFAULT_STAGES).split(",")
-    if args.stages is None and device.type == "cuda":
-        keys.append(GRAPH)
-    if GRAPH in keys and device.type != "cuda":
-        raise UsageError(f"{GRAPH} (stage 13 with a CUDA graph) needs --device cuda")
     profiled = device.type == "cuda"  # the GPU's kernels are profiled once, at the end
     stages = time_stages(keys, data, training, args.rounds, training.epochs, not profiled)
     reference = next((r.seconds_per_epoch for r in stages if r.stage == "12"), None)
@@ -671,9 +686,13 @@ def _bench(args) -> int:
     }
     print(report(result))
     if args.json:
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
+        text = json.dumps(result, indent=1) + "\n"
+        try:
+            atomic_write(args.json, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        except OSError as e:
+            raise WriteError(args.json, e.strerror or str(e)) from None
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with("python -m nnreally.bench", main)

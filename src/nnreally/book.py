@@ -18,7 +18,9 @@ script, nothing loaded from the network (links to the tutorial are only links).
 
 from __future__ import annotations
 
+import hashlib
 import html
+import os
 import re
 import shutil
 import sys
@@ -37,8 +39,9 @@ from nnreally import plots, summary
 from nnreally.cells import split_cells
 from nnreally.data import Data
 from nnreally.data.digits_cache import ORIGIN
+from nnreally.data.writes import folder_for, temp_path
 from nnreally.diffview import render_html
-from nnreally.errors import RunError, UsageError
+from nnreally.errors import RunError, UsageError, WriteError
 from nnreally.options import Output, Parser, Training, add_training_options, training_options
 from nnreally.practice.exercises import making
 from nnreally.registry import BUILDS_ON, SECTIONS, TRANSLATION, TUTORIAL, Stage, all_stages
@@ -57,6 +60,7 @@ IMAGE_NOTE = "image: "  # the line a stage prints after drawing an image outside
 ALL = "all"  # --lang all: every language, side by side
 SUMMARY_PAGE = "summary.html"
 NO_TRAIN_LOSS = "\u2013"  # an en dash where an epoch reported no training batches
+MARKER = ".nnreally-book"  # in a book's folder: its files and their SHA-256, as written
 
 # The stages beyond the tutorial: PyTorch's own pages on what they use (url, catalog key).
 FURTHER = {
@@ -570,7 +574,29 @@ def chooser_page() -> str:
 
 def write_book(runs: Sequence[Run], out: Path, lang: str, notes: list[str] | None = None) -> Path:
     """The book in ``lang`` in ``out``, or with ``all`` every language in ``out/LANG/`` (the
-    stages trained once for all) and a page to choose; return the page to open."""
+    stages trained once for all) and a page to choose; return the page to open.
+
+    The whole book is written into a new folder beside ``out`` first, which then takes
+    ``out``'s place: a failure part-way (a full disk, Ctrl-C) leaves ``out`` as it was.
+    """
+    target = Path(os.path.abspath(out))  # "." too has a name to put a new folder beside
+    with folder_for(target.parent):  # parents made for it are removed again if it fails
+        new = temp_path(target)
+        try:
+            new.mkdir()
+            page = _write_book(runs, new, lang, notes)
+            (new / MARKER).write_text(manifest(new), encoding="utf-8")
+            _replace(target, new)
+        except WriteError as e:
+            raise _not_written(out, new, e.path, e.reason) from None
+        except OSError as e:
+            raise _not_written(out, new, Path(e.filename or new), e.strerror or str(e)) from None
+        finally:
+            shutil.rmtree(new, ignore_errors=True)
+    return out / page.relative_to(new)
+
+
+def _write_book(runs: Sequence[Run], out: Path, lang: str, notes: list[str] | None) -> Path:
     if lang != ALL:
         return build(runs, out, lang, notes=notes)
     drawn: dict[tuple[str, str | None], Path] = {}
@@ -580,6 +606,66 @@ def write_book(runs: Sequence[Run], out: Path, lang: str, notes: list[str] | Non
     index = out / "index.html"
     index.write_text(chooser_page(), encoding="utf-8")
     return index
+
+
+def _not_written(out: Path, new: Path, path: Path, reason: str) -> RunError:
+    name = path.relative_to(new) if path.is_relative_to(new) else path
+    return RunError(f"--out {out}: the book was not written ({name}: {reason}); {out} is as it was")
+
+
+def manifest(folder: Path) -> str:
+    """Every file in ``folder`` with its SHA-256, as ``sha256sum`` prints them (it can check)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MARKER)
+    sums = ((hashlib.sha256(p.read_bytes()).hexdigest(), p.relative_to(folder)) for p in files)
+    return "".join(f"{digest}  {name}\n" for digest, name in sums)
+
+
+def foreign_file(folder: Path) -> Path | None:
+    """A file in ``folder`` that is not the book nnreally wrote there: added, or changed since."""
+    try:
+        written = set((folder / MARKER).read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):  # no book's list: every file is the user's
+        written = set()
+    for line in manifest(folder).splitlines():
+        if line not in written:
+            return folder / line.split("  ", 1)[1]
+    return None
+
+
+def check_out(out: Path, force: bool) -> None:
+    """Before any training: ``out`` can be written, and replacing it loses none of the user's
+    files (it is new or empty, a book nnreally wrote and nobody changed, or ``--force``)."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file; give a folder for the book")
+    above = next((p for p in out.parents if p.exists()), Path("."))
+    if not above.is_dir():
+        raise UsageError(f"--out {out}: {above} is a file, not a folder")
+    for folder in (above, out) if out.exists() else (above,):
+        if not os.access(folder, os.W_OK):
+            raise UsageError(f"--out {out}: the folder {folder} cannot be written to")
+    if force or not out.exists() or not any(out.iterdir()):
+        return
+    found = foreign_file(out)
+    if found:
+        raise UsageError(
+            f"--out {out}: the book would replace {found}, which nnreally did not write there; "
+            "give a new or empty folder, or add --force to replace it"
+        )
+
+
+def _replace(out: Path, new: Path) -> None:
+    """Put the folder ``new`` in the place of ``out``; the old ``out`` goes only afterwards."""
+    if not out.exists():
+        os.rename(new, out)
+        return
+    old = temp_path(out, ".old")
+    os.rename(out, old)
+    try:
+        os.rename(new, out)
+    except BaseException:  # Ctrl-C too: the old book goes back
+        os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def run_all(training: Training, stages: Sequence[Stage]) -> list[Run]:
@@ -594,7 +680,16 @@ def run_all(training: Training, stages: Sequence[Stage]) -> list[Run]:
 def main(argv: Sequence[str], prog: str) -> int:
     """``book --out DIR [--lang en|zh|all] [training options]``."""
     parser = Parser(prog=f"{prog} book")
-    parser.add_argument("--out", type=Path, required=True, help="the folder to write the book in")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="the folder to write the book in: a new or empty one, or a book nnreally wrote "
+        f"(it keeps a list of its files in {MARKER}); it is replaced when the book is done",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="replace --out even if it holds other files"
+    )
     parser.add_argument(
         "--lang",
         choices=(*LANGUAGES, ALL),
@@ -608,6 +703,7 @@ def main(argv: Sequence[str], prog: str) -> int:
         raise UsageError("--epochs 0: the book shows training; give 1 or more")
     stages = all_stages()
     lang = args.lang or default_language()  # before training: a bad $NNREALLY_LANG stops here
+    check_out(args.out, args.force)
     print(f"book: running {len(stages)} stages", flush=True)
     notes: list[str] = []
     index = write_book(run_all(training, stages), args.out, lang, notes)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from nnreally import reading
-from nnreally.errors import guarded
+from nnreally.errors import exit_with, guarded
 from nnreally.options import (
     Parser,
     add_output_options,
@@ -26,6 +26,7 @@ from nnreally.runner import run_stages
 from nnreally.texts import words
 
 PROG = "python -m nnreally.stages"
+COMMANDS = ("show", "diff", "book", "samples", "practice", "check", "hint")
 
 
 def build_parser(prog: str = PROG) -> Parser:
@@ -52,6 +53,7 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
 
     def body() -> int:
+        command_first(argv, prog)
         if argv and argv[0] in ("show", "diff"):
             return reading.main(argv, prog)
         if argv and argv[0] == "book":
@@ -71,9 +73,20 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     return guarded(prog, body)
 
 
+def command_first(argv: list[str], prog: str) -> None:
+    """Move a command that follows options (``--lang zh show 05``) to the front, where the
+    options it takes are parsed with it; one it does not take is then named as such."""
+    if not argv or not argv[0].startswith("-"):
+        return
+    args, _ = build_parser(prog).parse_known_args(argv)
+    if args.selection in COMMANDS:
+        argv.remove(args.selection)
+        argv.insert(0, args.selection)
+
+
 def entrypoint() -> None:
     """The ``nnreally`` console script."""
-    sys.exit(main(prog="nnreally"))
+    exit_with("nnreally", lambda: main(prog="nnreally"))
 
 
 def run(argv: list[str], prog: str) -> int:
@@ -97,4 +110,6 @@ def run(argv: list[str], prog: str) -> int:
 
         path = plot_losses([(r.stage.number, r) for r in runs], output.plot, lang=output.lang)
         print(words(output.lang)("run.plot", path=path), file=out)
+    elif output.plot:
+        print(words(output.lang)("run.no_plot", path=output.plot), file=sys.stderr)
     return 0

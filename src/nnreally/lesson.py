@@ -25,7 +25,7 @@ from nnreally.data import Data, default_data_dir
 from nnreally.data import load_data as _load_data
 from nnreally.distributed import group_of_one, launch, launched
 from nnreally.errors import DivergedError, UsageError
-from nnreally.options import STAGE_SETTINGS, resolve_device
+from nnreally.options import PNG_METADATA, STAGE_SETTINGS, image_path, resolve_device
 from nnreally.recording import Recording
 from nnreally.run import describe_data
 
@@ -140,7 +140,7 @@ def show_image(image: torch.Tensor, title: str = "") -> None:
     ax.set_title(title)
     ax.axis("off")
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
+    fig.savefig(buffer, format="png", metadata=PNG_METADATA)
     png = buffer.getvalue()
     count = found.picture(png)
     if _in_notebook():
@@ -148,10 +148,10 @@ def show_image(image: torch.Tensor, title: str = "") -> None:
 
         display(Image(data=png))
     elif found.output.plot is not None and found.speaks:
-        plot = found.output.plot
-        number = f"-{found.stage.number}" if found.stage else ""
-        path = plot.with_name(f"{plot.stem}{number}-image{count}.png")
-        path.write_bytes(png)
+        from nnreally.plots import save_png
+
+        number = found.stage.number if found.stage else ""
+        path = save_png(png, image_path(found.output.plot, number, count))
         found.say(found.words("run.image_saved", title=title, path=path))
     else:
         found.say(found.words("run.image_unsaved", title=title))

@@ -8,14 +8,17 @@ same holds for the settings only some stages declare (``--cuda-graph``, ``--npro
 from __future__ import annotations
 
 import argparse
+import glob
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
 
+from nnreally.data.folder import data_dir_arg
 from nnreally.errors import UsageError
 from nnreally.texts import LANGUAGES, SOURCE, default_language
 
@@ -23,12 +26,19 @@ SEED = 0
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_PROCESSES = 64  # more processes than this on one machine is surely a typo
 STAGE_SETTINGS = ("bs", "lr", "epochs", "cuda_graph", "nproc")  # what a stage's settings() declares
+# Every PNG nnreally writes says so in its Software text, as an early chunk: by it an image file
+# of an earlier run is told from a user's file of the same name, which is never replaced.
+PNG_METADATA = {"Software": "nnreally"}
+OWN_MARK = b"tEXtSoftware\0nnreally"
+OWN_MARK_WITHIN = 256  # bytes from the start: the chunk comes right after the header's
 
 
 class Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting, so an error stays one line."""
 
     def error(self, message: str):
+        if message.startswith("unrecognized arguments"):  # whose: a command's, or the main one
+            message += f" ({self.prog} --help lists its options)"
         raise UsageError(message)
 
 
@@ -105,6 +115,17 @@ class Output:
     lang: str = SOURCE
 
 
+def _adder(parser: argparse.ArgumentParser, helps: Mapping[str, str] | None):
+    """``parser.add_argument``, with the help of an option replaced where ``helps`` names it."""
+    helps = helps or {}
+
+    def add(flag: str, **kwargs) -> None:
+        name = flag.removeprefix("--").replace("-", "_")
+        parser.add_argument(flag, **{**kwargs, "help": helps.get(name, kwargs["help"])})
+
+    return add
+
+
 def add_training_options(
     parser: argparse.ArgumentParser,
     helps: Mapping[str, str] | None = None,
@@ -116,25 +137,13 @@ def add_training_options(
     without ``stage_settings``, the settings only one stage declares (``--cuda-graph``,
     ``--nproc``) are left out, for a program that cannot pass them on to that stage alone.
     """
-    helps = helps or {}
-
-    def add(flag: str, **kwargs) -> None:
-        name = flag.removeprefix("--").replace("-", "_")
-        parser.add_argument(flag, **{**kwargs, "help": helps.get(name, kwargs["help"])})
-
+    add = _adder(parser, helps)
     add("--epochs", type=non_negative_int, help="epochs (default: the stage's own, 2)")
     add("--bs", type=positive_int, help="batch size (default: the stage's own, 64)")
     add("--lr", type=positive_float, help="learning rate (default: the stage's own, 0.5 or 0.1)")
     add("--seed", type=non_negative_int, default=SEED, help=f"random seed (default {SEED})")
     add("--device", choices=DEVICES, default="auto", help="where stages 12+ compute (default auto)")
-    add(
-        "--data",
-        default="auto",
-        help="auto, mnist, fashion-mnist, digits, or a path to a .pkl.gz or an IDX folder "
-        "(default auto: MNIST, cached or downloaded, else the built-in digits)",
-    )
-    add("--data-dir", type=Path, help="data folder (default $NNREALLY_DATA or ./data)")
-    add("--limit", type=positive_int, help="use only the first N training samples (default all)")
+    add_data_options(parser, helps)
     if not stage_settings:
         return
     add("--cuda-graph", action="store_true", help="stage 13: replay each step as a CUDA graph")
@@ -145,11 +154,32 @@ def add_training_options(
     )
 
 
+def add_data_options(
+    parser: argparse.ArgumentParser, helps: Mapping[str, str] | None = None
+) -> None:
+    """The options that say which data a run reads: ``--data``, ``--data-dir``, ``--limit``."""
+    add = _adder(parser, helps)
+    add(
+        "--data",
+        default="auto",
+        help="auto, mnist, fashion-mnist, digits, or a path to a .pkl.gz or an IDX folder "
+        "(default auto: MNIST, cached or downloaded, else the built-in digits)",
+    )
+    add("--data-dir", type=data_dir_arg, help="data folder (default $NNREALLY_DATA or ./data)")
+    add("--limit", type=positive_int, help="use only the first N training samples (default all)")
+
+
 def add_output_options(parser: argparse.ArgumentParser) -> None:
     """The options that say what a run prints and writes (the fields of ``Output``)."""
     add = parser.add_argument
     add("--json", action="store_true", help="print one JSON object per stage on stdout")
-    add("--plot", type=Path, metavar="FILE.png", help="save the loss curves (and images) as PNG")
+    add(
+        "--plot",
+        type=Path,
+        metavar="FILE.png",
+        help="save the loss curves as FILE.png, and each image a stage draws beside it as "
+        "FILE-NN-imageK.png (an existing one only if nnreally wrote it)",
+    )
     add("--quiet", action="store_true", help="print only the final line per stage")
     add(
         "--lang",
@@ -176,6 +206,7 @@ def output_options(args: argparse.Namespace) -> Output:
     output = replace(_take(Output, args), lang=args.lang or default_language())
     if output.plot is not None:
         check_png(output.plot, "--plot")
+        check_images(output.plot)
     return output
 
 
@@ -183,10 +214,43 @@ def check_png(path: Path, option: str) -> None:
     """A PNG file name in a folder that exists and can be written to."""
     if path.suffix.lower() != ".png":
         raise UsageError(f"{option} {path}: give a file name ending in .png")
+    check_file(path, option, "ending in .png")
+
+
+def check_file(path: Path, option: str, kind: str = "") -> None:
+    """A file name (``kind``: what it must look like) in a folder that exists and can be
+    written to."""
     if path.is_dir():
-        raise UsageError(f"{option} {path}: is a folder; give a file name ending in .png")
+        raise UsageError(f"{option} {path}: is a folder; give a file name {kind}".rstrip())
     folder = path.parent
     if not folder.is_dir():
         raise UsageError(f"{option} {path}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise UsageError(f"{option} {path}: the folder {folder} cannot be written to")
+
+
+def image_path(plot: Path, number: str, count: int) -> Path:
+    """Where ``--plot FILE.png`` saves an image stage ``number`` drew as the ``count``-th
+    thing it showed: ``FILE-01-image4.png`` (``FILE-image4.png`` for a stage without one)."""
+    return plot.with_name(f"{plot.stem}{f'-{number}' if number else ''}-image{count}.png")
+
+
+def is_own_png(path: Path) -> bool:
+    """Whether nnreally wrote this PNG: its Software text says so (``PNG_METADATA``)."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(OWN_MARK_WITHIN)
+    except OSError:
+        return False
+    return OWN_MARK in head
+
+
+def check_images(plot: Path) -> None:
+    """Refuse a ``--plot`` whose images would replace files that nnreally did not write."""
+    name = re.compile(re.escape(plot.stem) + r"(?:-\d+)?-image\d+\.png")
+    for found in sorted(plot.parent.glob(f"{glob.escape(plot.stem)}-*image*.png")):
+        if name.fullmatch(found.name) and not is_own_png(found):
+            raise UsageError(
+                f"--plot {plot}: {found} is there and nnreally did not write it (a stage's "
+                f"images are saved as {plot.stem}-NN-imageK.png); move it or give another name"
+            )

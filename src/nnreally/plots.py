@@ -26,6 +26,9 @@ from torch import nn
 
 from nnreally.data.digits import SIDE
 from nnreally.data.files import CLASSES, Data
+from nnreally.data.writes import atomic_write
+from nnreally.errors import WriteError
+from nnreally.options import PNG_METADATA
 from nnreally.run import Run
 from nnreally.texts import LANGUAGES, SOURCE, words
 
@@ -99,8 +102,23 @@ def _save(fig: Figure, path: Path, lang: str | None = "en") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _use_font(fig, lang)
-    fig.savefig(path, dpi=DPI)
+    write_file(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png", metadata=PNG_METADATA))
     return path
+
+
+def save_png(png: bytes, path: Path) -> Path:
+    """An image already drawn (``png``, as a stage's ``show_image`` made it) into ``path``."""
+    write_file(path, lambda tmp: tmp.write_bytes(png))
+    return path
+
+
+def write_file(path: Path, write: Callable[[Path], object]) -> None:
+    """``write`` a temporary file beside ``path``, renamed to ``path`` once it is whole: a full
+    disk or a Ctrl-C leaves an earlier file of that name as it was. An error names ``path``."""
+    try:
+        atomic_write(path, write)
+    except OSError as e:
+        raise WriteError(path, e.strerror or str(e)) from None
 
 
 def _use_font(fig: Figure, lang: str | None) -> None:
