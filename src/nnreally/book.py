@@ -104,8 +104,21 @@ def inline(text: str) -> Markup:
     return Markup(INLINE_CODE.sub(lambda m: f"<code>{m[1] or m[2]}</code>", escaped))
 
 
+FENCED = re.compile(r"^```\w*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
+
+
 def prose(text: str) -> Markup:
-    """Paragraphs and ``* `` lists with inline code: the little markdown the stage files use."""
+    """Paragraphs, ``* `` lists with inline code, and fenced code blocks (highlighted, not
+    run): the little markdown the stage files use."""
+    parts = FENCED.split(text)  # text, code, text, code, ..., text
+    out = [
+        highlight(part, PythonLexer(), HtmlFormatter(style=STYLE)) if i % 2 else _paragraphs(part)
+        for i, part in enumerate(parts)
+    ]
+    return Markup("\n".join(p for p in out if p))
+
+
+def _paragraphs(text: str) -> str:
     out = []
     for block in (b.strip() for b in re.split(r"\n\s*\n", text)):
         if block.startswith("* "):
@@ -113,7 +126,7 @@ def prose(text: str) -> Markup:
             out.append(f"<ul>{items}</ul>")
         elif block:
             out.append(f"<p>{inline(block)}</p>")
-    return Markup("\n".join(out))
+    return "\n".join(out)
 
 
 def page_name(stage: Stage) -> str:
