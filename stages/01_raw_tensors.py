@@ -19,6 +19,55 @@ from nnreally.lesson import load_data, score, settings, show, show_image
 # %% [markdown]
 # The tutorial's settings (``--bs``, ``--lr``, ``--epochs`` and ``--seed`` change them) and
 # the data: each image is a row of 784 = 28 x 28 pixels between 0 and 1, each label a digit.
+#
+# The tutorial's first section, "MNIST data setup", gets the data with this code (shown
+# here, not run):
+#
+# ```python
+# from pathlib import Path
+# import requests
+#
+# DATA_PATH = Path("data")
+# PATH = DATA_PATH / "mnist"
+#
+# PATH.mkdir(parents=True, exist_ok=True)
+#
+# URL = "https://github.com/pytorch/tutorials/raw/main/_static/"
+# FILENAME = "mnist.pkl.gz"
+#
+# if not (PATH / FILENAME).exists():
+#     content = requests.get(URL + FILENAME).content
+#     (PATH / FILENAME).open("wb").write(content)
+#
+# import pickle
+# import gzip
+#
+# with gzip.open((PATH / FILENAME).as_posix(), "rb") as f:
+#     ((x_train, y_train), (x_valid, y_valid), _) = pickle.load(f, encoding="latin-1")
+#
+# from matplotlib import pyplot
+# import numpy as np
+#
+# pyplot.imshow(x_train[0].reshape((28, 28)), cmap="gray")
+# print(x_train.shape)
+#
+# import torch
+#
+# x_train, y_train, x_valid, y_valid = map(torch.tensor, (x_train, y_train, x_valid, y_valid))
+# n, c = x_train.shape
+# print(x_train, y_train)
+# print(x_train.shape)
+# print(y_train.min(), y_train.max())
+# ```
+#
+# ``load_data()`` is grown from that code. It fetches the same file into the same folder, from
+# the tutorial's URL or a mirror, and keeps it only once its checksum matches; it reads the pickle
+# with a restricted unpickler, which refuses any file that names a callable other than numpy's
+# array rebuilders (plain ``pickle.load`` runs whatever the file names); it checks the images'
+# shape and pixel range and the labels; and when MNIST is neither cached nor downloadable, it
+# falls back to the built-in digits, with a warning. In the cell, ``show_image`` is the
+# tutorial's ``pyplot.imshow`` and ``show(x_train.shape, y_train.min(), y_train.max())`` its
+# prints.
 
 # %%
 bs, lr, epochs = settings(bs=64, lr=0.5, epochs=2)
