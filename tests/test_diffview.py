@@ -77,3 +77,32 @@ def test_html_diff_keeps_each_lines_indentation_apart_from_its_code():
     assert (
         '<tr class="del"><td><span class="ind"></span><span class="src">gone</span></td>' in table
     )
+
+
+def test_unlike_lines_are_not_paired_as_one_changed_line():
+    """10 -> 11: ``class Lambda`` did not become ``def preprocess``; a changed line did."""
+    old = ["class Lambda(nn.Module):", "    def __init__(self, func):", "x = 1"]
+    new = ["def preprocess(x, y):", "    return x.view(-1, 1, 28, 28), y", "x = 2"]
+    kinds = [r.kind for r in rows(old, new)]
+    assert kinds == ["del", "del", "add", "add", "change"]
+
+
+def test_stage_10_to_11_pairs_no_class_with_a_function():
+    for row in rows(find("10").source.splitlines(), find("11").source.splitlines()):
+        if row.kind == "change":
+            left, right = "".join(t for t, _ in row.left), "".join(t for t, _ in row.right)
+            assert left.lstrip().split(" ")[0] == right.lstrip().split(" ")[0] or (
+                not left.lstrip().startswith(("class ", "def "))
+            ), (left, right)
+
+
+def test_a_diff_of_code_only_leaves_the_prose_out(capsys):
+    assert cli.main(["diff", "07", "08", "--code-only"]) == 0
+    code_only = capsys.readouterr().out
+    assert cli.main(["diff", "07", "08"]) == 0
+    whole = capsys.readouterr().out
+    assert "# %% [markdown]" in whole
+    assert whole.splitlines()[3].startswith('-"""DataLoader')  # the docstring changed
+    assert "# %%" not in code_only
+    assert '"""' not in code_only
+    assert "+    return (\n" in code_only or "+def get_data" in code_only  # the code changes

@@ -36,7 +36,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
 from nnreally import plots, summary
-from nnreally.cells import split_cells
+from nnreally.cells import code_lines, split_cells
 from nnreally.data import Data
 from nnreally.data.digits_cache import ORIGIN
 from nnreally.data.writes import folder_for, temp_path
@@ -347,7 +347,8 @@ class Site:
             else:
                 note = self("book.beyond", **said)
         titles = (f"{base.number} {self.title(base)}", f"{stage.number} {self.title(stage)}")
-        table = render_html(base.source.splitlines(), stage.source.splitlines(), titles=titles)
+        # Code only: the prose of both stages is on their pages, and would crowd out the change
+        table = render_html(code_lines(base.source), code_lines(stage.source), titles=titles)
         heading = self.words("book.changed", number=base.number)
         return {"heading": heading, "note": note, "table": Markup(table)}
 

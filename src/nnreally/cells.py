@@ -31,6 +31,16 @@ def _markdown(line: str) -> str:
     return line[2:] if line.startswith("# ") else line.lstrip("#")
 
 
+def code_lines(source: str) -> list[str]:
+    """A stage's code without its docstring and markdown cells, a blank line between cells:
+    what a diff of code only compares."""
+    out: list[str] = []
+    for cell in split_cells(source):
+        if cell.kind == "code":
+            out += ["", *cell.text.splitlines()] if out else cell.text.splitlines()
+    return out
+
+
 def split_cells(source: str) -> list[Cell]:
     """The docstring as the first markdown cell, then one cell per ``# %%`` block."""
     tree = ast.parse(source)

@@ -39,14 +39,19 @@ class Row:
     right: list[Span]
 
 
+def similar(a: str, b: str) -> bool:
+    """Whether two lines share enough of their words to be one line changed."""
+    words = SequenceMatcher(None, WORD.findall(a), WORD.findall(b), autojunk=False)
+    return words.ratio() >= SIMILAR
+
+
 def _inline(a: str, b: str) -> tuple[list[Span], list[Span]]:
     """Split two versions of a line into spans, marking the words that differ.
 
     Lines that have little in common are marked whole: fragments of a rewritten sentence
     would be noise.
     """
-    words = SequenceMatcher(None, WORD.findall(a), WORD.findall(b), autojunk=False)
-    if words.ratio() < SIMILAR:
+    if not similar(a, b):
         return [(a, True)] if a else [], [(b, True)] if b else []
     ta, tb = TOKEN.findall(a), TOKEN.findall(b)
     matcher = SequenceMatcher(None, ta, tb, autojunk=False)
@@ -67,15 +72,28 @@ def rows(a: list[str], b: list[str]) -> list[Row]:
         if op == "equal":
             out += [Row("same", [(line, False)], [(line, False)]) for line in a[i1:i2]]
             continue
-        old, new = a[i1:i2], b[j1:j2]
-        for k in range(max(len(old), len(new))):
-            if k < len(old) and k < len(new):
-                out.append(Row("change", *_inline(old[k], new[k])))
-            elif k < len(old):
-                out.append(Row("del", [(old[k], True)], []))
-            else:
-                out.append(Row("add", [], [(new[k], True)]))
+        out += _paired(a[i1:i2], b[j1:j2])
     return out
+
+
+def _paired(old: list[str], new: list[str]) -> list[Row]:
+    """A block of changed lines: a line beside the one it became where they are alike;
+    otherwise the old one removed and the new one added (``class Lambda`` is not shown as
+    having become ``def preprocess``)."""
+    out: list[Row] = []
+    removed: list[Row] = []
+    added: list[Row] = []
+    for k in range(max(len(old), len(new))):
+        a, b = (old[k] if k < len(old) else None), (new[k] if k < len(new) else None)
+        if a is not None and b is not None and similar(a, b):
+            out += [*removed, *added, Row("change", *_inline(a, b))]
+            removed, added = [], []
+            continue
+        if a is not None:
+            removed.append(Row("del", [(a, True)], []))
+        if b is not None:
+            added.append(Row("add", [], [(b, True)]))
+    return [*out, *removed, *added]
 
 
 def _styled(spans: list[Span], side: str, kind: str, colour: bool) -> list[tuple[str, str, str]]:

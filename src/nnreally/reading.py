@@ -14,7 +14,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 
-from nnreally.cells import split_cells
+from nnreally.cells import code_lines, split_cells
 from nnreally.diffview import render_terminal
 from nnreally.errors import RunError
 from nnreally.options import Parser, positive_int
@@ -98,16 +98,21 @@ def show(stage: Stage, lang: str = SOURCE) -> str:
     return "".join(parts)
 
 
-def unified_diff(a: Stage, b: Stage) -> str:
-    """What changed from stage ``a`` to stage ``b``, as a unified diff."""
-    return "".join(
-        difflib.unified_diff(
-            a.source.splitlines(keepends=True),
-            b.source.splitlines(keepends=True),
-            fromfile=f"stages/{a.path.name}",
-            tofile=f"stages/{b.path.name}",
-        )
+def _lines(stage: Stage, code_only: bool) -> list[str]:
+    return code_lines(stage.source) if code_only else stage.source.splitlines()
+
+
+def unified_diff(a: Stage, b: Stage, code_only: bool = False) -> str:
+    """What changed from stage ``a`` to stage ``b``, as a unified diff (of their code alone,
+    without docstrings and markdown cells, with ``code_only``)."""
+    diff = difflib.unified_diff(
+        _lines(a, code_only),
+        _lines(b, code_only),
+        fromfile=f"stages/{a.path.name}",
+        tofile=f"stages/{b.path.name}",
+        lineterm="",
     )
+    return "".join(f"{line}\n" for line in diff)
 
 
 def main(argv: Sequence[str], prog: str) -> int:
@@ -131,18 +136,21 @@ def main(argv: Sequence[str], prog: str) -> int:
     parser.add_argument("--side-by-side", "-y", action="store_true", help="two columns")
     parser.add_argument("--width", type=positive_int, help="columns (default: the terminal's)")
     parser.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
+    parser.add_argument(
+        "--code-only", action="store_true", help="the code alone, without docstrings and prose"
+    )
     args = parser.parse_args(rest)
     a, b = find(args.a), find(args.b)
     if a.source == b.source:
         print(f"stages {a.number} and {b.number}: no difference")
         return 0
     if not args.side_by_side:
-        sys.stdout.write(unified_diff(a, b))
+        sys.stdout.write(unified_diff(a, b, args.code_only))
         return 0
     width = args.width or shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
     colour = sys.stdout.isatty() and not args.no_color and "NO_COLOR" not in os.environ
     titles = (f"stages/{a.path.name}", f"stages/{b.path.name}")
-    lines = a.source.splitlines(), b.source.splitlines()
+    lines = _lines(a, args.code_only), _lines(b, args.code_only)
     sys.stdout.write(render_terminal(*lines, width=width, colour=colour, titles=titles))
     return 0
 
