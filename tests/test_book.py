@@ -21,7 +21,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from nnreally import book, cli, plots, summary
+from nnreally import book, cli, notebooks, plots, summary
 from nnreally.data import Data
 from nnreally.errors import UsageError
 from nnreally.registry import all_stages, find
@@ -688,3 +688,15 @@ def test_stage_08s_page_shows_the_tutorials_validation_loop_as_code(en: Path, zh
         assert "```" not in prose_of(page)  # the fence is gone from the narrative ...
         quoted = '<span class="n">valid_loss</span> <span class="o">/</span> <span class="nb">len'
         assert quoted in page  # ... and the loop it held is highlighted code
+
+
+@STAGES
+def test_each_page_offers_its_stage_file_and_notebook_to_download(en: Path, zh: Path, stage):
+    for site, edition in ((en, ""), (zh, "zh")):
+        page = read(site, f"{stage.number}_{stage.name}.html")
+        notebook = f"{stage.number}_{stage.name}.ipynb"
+        assert f'href="files/{stage.path.name}" download' in page
+        assert f'href="files/{notebook}" download' in page
+        assert (site / "files" / stage.path.name).read_text() == stage.source
+        expected = (notebooks.NOTEBOOKS / edition / notebook).read_text(encoding="utf-8")
+        assert (site / "files" / notebook).read_text(encoding="utf-8") == expected

@@ -35,7 +35,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
-from nnreally import plots, summary
+from nnreally import notebooks, plots, summary
 from nnreally.cells import code_lines, split_cells
 from nnreally.data import Data
 from nnreally.data.digits_cache import ORIGIN
@@ -198,6 +198,7 @@ class Site:
         self.twin = twin
         self.html_lang = self.words("book.html_lang")
         self.notes: list[str] = []  # what a reader of the build's output should know
+        self.downloads: dict[str, list[str]] = {}  # each stage's files under files/
 
     def __call__(self, key: str, **values: object) -> Markup:
         """A catalog text that may hold HTML, with ``values`` escaped into it."""
@@ -421,6 +422,7 @@ class Site:
             sources=self.sources(stage),
             cells=self.cells(stage, run),
             practice=self.practice(stage),
+            downloads=self.downloads.get(stage.number, []),
             diff=self.diff(stage, previous),
             result=result,
             hint=run.hint(self.lang),
@@ -558,6 +560,7 @@ def build(
         if model is not None:
             picture = f"img/{stage.number}_model.png"
             pictures.draw(picture, None, lambda p, m=model: plots.plot_model(m, p, lang=None))
+        site.downloads[stage.number] = write_downloads(stage, out, lang)
         (out / page_name(stage)).write_text(site.stage_page(run), encoding="utf-8")
     (out / SUMMARY_PAGE).write_text(site.summary_page(), encoding="utf-8")
     index = out / "index.html"
@@ -565,6 +568,22 @@ def build(
     if notes is not None:
         notes += site.notes
     return index
+
+
+def write_downloads(stage: Stage, out: Path, lang: str) -> list[str]:
+    """Copy the stage's file, and its notebook in ``lang`` where jupytext is there to make it,
+    into the site's ``files/``, so that the page offers them offline; their names."""
+    files = out / "files"
+    files.mkdir(exist_ok=True)
+    shutil.copyfile(stage.path, files / stage.path.name)
+    names = [stage.path.name]
+    try:
+        text = notebooks.render(notebooks.EDITIONS["" if lang == SOURCE else lang](stage))
+    except RunError:  # no jupytext (the notebooks extra): the .py alone
+        return names
+    notebook = notebooks.path_for(stage, Path(), "").name
+    (files / notebook).write_text(text, encoding="utf-8")
+    return [*names, notebook]
 
 
 def chooser_page() -> str:
