@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -71,15 +73,22 @@ def exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
 
     A Ctrl-C is "interrupted" and exit 130 at any moment: inside ``main`` its guard says so;
     while ``main`` is still importing, this does; and once it has returned, a handler ends the
-    process at once, where Python's own would raise KeyboardInterrupt inside the interpreter's
-    shutdown ("Exception ignored in ...") and exit 0.
+    process at once. Python's own exit would raise KeyboardInterrupt inside its atexit
+    functions ("Exception ignored in ...", exit 0), then spend half a second tearing down
+    torch's modules, where a Ctrl-C kills the process without a word: with the work done and
+    the atexit functions run, this process ends there instead.
     """
     try:
         code = main()
     except KeyboardInterrupt as e:
         code = report(prog, e)
     end_on_interrupt(prog)
-    sys.exit(code)
+    for thread in threading.enumerate():  # what Python's exit waits for first
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()  # then its atexit functions; what is left frees only memory
+    _flush()
+    os._exit(code)
 
 
 def end_on_interrupt(prog: str) -> None:
@@ -89,9 +98,14 @@ def end_on_interrupt(prog: str) -> None:
 
 def _interrupted(prog: str, signum: int, frame: object) -> NoReturn:
     code = report(prog, KeyboardInterrupt())
-    with contextlib.suppress(OSError, ValueError, AttributeError):  # a closed or missing stdout
-        sys.stdout.flush()
+    _flush()
     os._exit(code)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # closed, or none at all
+            stream.flush()
 
 
 def _quiet_stdout() -> None:
