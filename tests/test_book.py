@@ -468,8 +468,13 @@ addEventListener("load", function () {
       if (cells[1].textContent) now.push(cells[1].getBoundingClientRect());
     });
     if (!old.length || !now.length) return;
-    if (old[old.length - 1].bottom <= now[0].top) blocks.stacked++;
-    else if (old[0].top === now[0].top && old[0].right <= now[0].left) blocks.side_by_side++;
+    // side by side: the old lines in a column left of the new ones (a line beside the line it
+    // became, or, for lines unlike each other, the old ones removed above the new ones added);
+    // stacked: the old lines above the new ones, in the same column
+    var left = Math.max.apply(null, old.map(function (r) { return r.right; }));
+    var right = Math.min.apply(null, now.map(function (r) { return r.left; }));
+    if (left <= right) blocks.side_by_side++;
+    else if (old[old.length - 1].bottom <= now[0].top) blocks.stacked++;
     else blocks.other++;
   });
   var told = Array.prototype.map.call(doc.querySelectorAll(".lead, .prose"), function (e) {
