@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import signal
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -256,3 +257,13 @@ def test_generation_progress(tmp_path, monkeypatch, capsys, terminal: bool):
 def test_no_progress_unless_asked(tmp_path, capsys):
     load_digits(tmp_path, n_train=203, n_valid=50)
     assert capsys.readouterr().err == ""
+
+
+def test_progress_goes_to_stdout_in_a_notebook(tmp_path, monkeypatch, capsys):
+    """Jupyter shows stderr as an error (red): in a kernel, the progress line is ordinary output."""
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    load_digits(tmp_path, progress=True, n_train=211, n_valid=50)
+    out, err = capsys.readouterr()
+    assert out.startswith("generating the built-in digits (261 images, 5-30 s) ... done in")
+    assert err == ""

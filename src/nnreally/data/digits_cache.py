@@ -180,10 +180,12 @@ def load(
 
 @contextlib.contextmanager
 def _announce(n: int, show: bool) -> Iterator[Callable[[int], object] | None]:
-    """Say that the digits are being made: a bar on a terminal, else one line on stderr."""
+    """Say that the digits are being made: a bar on a terminal, else one line on stderr (on
+    stdout in a notebook, where stderr is shown as an error)."""
     if not show:
         yield None
         return
+    stream = sys.stdout if "ipykernel" in sys.modules else sys.stderr
     if sys.stderr.isatty():
         from tqdm import tqdm
 
@@ -193,7 +195,7 @@ def _announce(n: int, show: bool) -> Iterator[Callable[[int], object] | None]:
     print(
         f"generating the built-in digits ({n:,} images, {DURATION}) ...",
         end=" ",
-        file=sys.stderr,
+        file=stream,
         flush=True,
     )
     start, finished = time.monotonic(), False
@@ -202,7 +204,7 @@ def _announce(n: int, show: bool) -> Iterator[Callable[[int], object] | None]:
         finished = True
     finally:
         end = f"done in {time.monotonic() - start:.1f} s" if finished else "stopped"
-        print(end, file=sys.stderr, flush=True)
+        print(end, file=stream, flush=True)
 
 
 def _brief(e: BaseException) -> str:
