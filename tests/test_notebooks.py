@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -276,3 +277,32 @@ def test_a_failing_cell_fails_with_its_error(kernel: Kernel):
     shown = r"(?s)broken\.ipynb, cell 0 .*1 / 0.*ZeroDivisionError"  # the cell and its error
     with pytest.raises(pytest.fail.Exception, match=shown):
         kernel.run("broken.ipynb", nb)
+
+
+@pytest.mark.slow
+def test_a_notebook_started_in_its_own_folder_keeps_its_data_in_the_checkout(
+    data_dir: Path, tmp_path: Path
+):
+    """A kernel started in notebooks/zh/ of a checkout (Jupyter's default) puts nothing there:
+    the setup cell points the data at the checkout's data/."""
+    pytest.importorskip("nbclient")
+    repo = tmp_path / "repo"
+    (repo / "stages").mkdir(parents=True)
+    shutil.copy(find("01").path, repo / "stages")
+    shutil.copytree(data_dir, repo / "data")  # the session's digits, so none are made again
+    folder = repo / "notebooks" / "zh"
+    folder.mkdir(parents=True)
+    before = set(repo.rglob("*"))
+    env = {k: v for k, v in os.environ.items() if k != "NNREALLY_DATA"}
+    env |= {"NNREALLY_ARGS": SMALL, "NNREALLY_MNIST_URL": CLOSED_URL, "OMP_NUM_THREADS": "1"}
+    nb = nbformat.reads(committed(find("01"), "zh"), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell('print("data:", os.environ["NNREALLY_DATA"])'))
+    kernel = Kernel(env, folder)
+    try:
+        ran = kernel.run("zh/01_raw_tensors.ipynb", nb)
+    finally:
+        kernel.stop()
+    assert EPOCH_LINE.search(printed(ran))
+    assert f"data: {repo / 'data'}" in printed(ran)
+    new = {p.relative_to(repo) for p in set(repo.rglob("*")) - before}
+    assert all(p.parts[0] == "data" for p in new), new
