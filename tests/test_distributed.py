@@ -5,15 +5,17 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
 
-from nnreally import cli, lesson
+from nnreally import cli, distributed, lesson
 from nnreally.distributed import launch, launched, rank
 from nnreally.errors import RankFailedError
 from tests.conftest import run_cli, train
@@ -152,3 +154,86 @@ def test_two_processes_leave_no_folder_behind(tmp_path):
     assert result.returncode == 0, result.stderr
     left = [p.name for p in temp.iterdir() if p.name != CACHE]
     assert left == []
+
+
+@pytest.mark.slow
+def test_an_error_every_rank_meets_is_one_line():
+    """A diverged loss (or bad data) fails every rank: the launcher says it once, with the
+    rank's own words, and neither the ranks nor torch's launcher log add a line."""
+    args = ["14", "--nproc", "2", "--lr", "1e10", "--data", "digits", "--limit", "2000"]
+    result = run_cli(*args, "--epochs", "1", timeout=300)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert re.match(
+        r"python -m nnreally\.stages: error: rank [01] of 2 failed: loss became nan", lines[0]
+    )
+
+
+def test_a_rank_killed_by_a_signal_is_blamed_before_the_ranks_that_lost_it(tmp_path):
+    """Rank 1 killed: rank 0 then fails on the lost connection and notes it first; the killed
+    rank, which could leave no note, is the one named."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
+
+    (tmp_path / "rank-0").write_text(str(time.time_ns()))
+    (tmp_path / "rank-0.error").write_text("lost another rank: Connection reset by peer")
+    failures = {
+        0: ProcessFailure(local_rank=0, pid=1, exitcode=1, error_file=""),
+        1: ProcessFailure(local_rank=1, pid=2, exitcode=-9, error_file=""),
+    }
+    error = ChildFailedError("stage", failures)
+    assert distributed._first_failed(str(tmp_path), error) == (1, False)
+    (tmp_path / "rank-1").write_text(str(time.time_ns()))  # a rank that raised, then aborted
+    assert distributed._first_failed(str(tmp_path), error) == (0, True)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
+def test_a_killed_rank_is_named_with_its_signal_in_one_line():
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nnreally.stages",
+            "14",
+            "--nproc",
+            "2",
+            "--data",
+            "digits",
+            "--epochs",
+            "30",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    line = ""
+    while not line.startswith("epoch 1:") and time.monotonic() < deadline:
+        line = proc.stdout.readline()  # training is under way in both ranks
+    killed = _children_with("RANK=1")
+    assert len(killed) == 1
+    os.kill(killed[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert err.strip().splitlines() == [
+        "python -m nnreally.stages: error: rank 1 of 2 was killed by signal 9; "
+        "the launcher stopped the other ranks"
+    ]
+
+
+def _children_with(variable: str) -> list[int]:
+    """The processes of this user whose environment holds ``variable`` and torchrun's run id."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if variable.encode() in environ and any(
+            e.startswith(b"TORCHELASTIC_RUN_ID=") for e in environ
+        ):
+            found.append(int(entry.name))
+    return found

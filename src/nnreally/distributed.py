@@ -8,6 +8,7 @@ stops them all when one fails. Started without ``--nproc``, the stage runs as a 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -17,13 +18,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from nnreally.errors import RankFailedError
+from nnreally.errors import FAILURES_VARIABLE, RankFailedError
 
 MONITOR_INTERVAL = 0.5  # seconds between the launcher's checks on its workers
-# A folder where a failing rank notes when it failed. torchrun's own record keeps whole seconds,
-# so when rank 1 crashes and rank 0 dies of the lost connection in the same second, it could
-# name rank 0; nanoseconds tell them apart.
-FAILURES_VARIABLE = "NNREALLY_FAILURES"
+# FAILURES_VARIABLE names a folder where a failing rank notes when it failed (``rank-N``) and,
+# for an expected error, its one line (``rank-N.error``). torchrun's own record keeps whole
+# seconds, so when rank 1 crashes and rank 0 dies of the lost connection in the same second, it
+# could name rank 0; nanoseconds tell them apart.
 
 
 def rank() -> int:
@@ -83,13 +84,33 @@ def note_failure() -> None:
         Path(folder, f"rank-{rank()}").write_text(str(time.time_ns()))
 
 
+# What gloo says in the ranks left behind when another rank's process is gone.
+PEER_LOST = ("Connection reset by peer", "Connection closed by peer", "Broken pipe")
+
+
+def lost_peer(error: BaseException) -> bool:
+    """In a launched rank: a collective that failed because another rank is gone."""
+    return (
+        launched() and isinstance(error, RuntimeError) and any(s in str(error) for s in PEER_LOST)
+    )
+
+
 def _first_failed(folder: str, error) -> tuple[int, bool]:
     """The rank that failed first, and whether it noted an error of its own.
 
-    From the notes the ranks left, else torchrun's record.
+    A rank killed by a signal leaves no note, and the others then fail on the lost connection
+    and note that: the killed one is the cause. Otherwise the first note the ranks left, else
+    torchrun's record.
     """
-    noted = {int(p.name.split("-")[1]): int(p.read_text()) for p in Path(folder).glob("rank-*")}
+    noted = {
+        int(p.name.split("-")[1]): int(p.read_text())
+        for p in Path(folder).glob("rank-*")
+        if not p.suffix
+    }
     noted = {r: t for r, t in noted.items() if r in error.failures}
+    killed = [r for r, f in error.failures.items() if f.exitcode < 0 and r not in noted]
+    if killed:
+        return min(killed), False
     if noted:
         return min(noted, key=noted.get), True
     return error.get_first_failure()[0], False
@@ -141,6 +162,9 @@ def launch(nproc: int, command: Sequence[str]) -> None:
     threads = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = threads or str(max(1, (os.cpu_count() or 1) // nproc))
     os.environ[FAILURES_VARIABLE] = folder
+    elastic = logging.getLogger("torch.distributed.elastic")  # its "failed (exitcode: 1)" line
+    level = elastic.level
+    elastic.setLevel(logging.CRITICAL)  # says again, in its own format, what is said below
     try:
         run(args)
     except SignalException:  # Ctrl-C (or a kill): the launcher has stopped every rank
@@ -148,7 +172,10 @@ def launch(nproc: int, command: Sequence[str]) -> None:
     except ChildFailedError as e:
         failed_rank, raised = _first_failed(folder, e)
         code = e.failures[failed_rank].exitcode
-        if raised:  # its exit status may be a later abort, in a library's thread at exit
+        said = Path(folder, f"rank-{failed_rank}.error")
+        if said.is_file():  # an expected error: its one line, said here once for all ranks
+            how = f"failed: {said.read_text()}"
+        elif raised:  # its exit status may be a later abort, in a library's thread at exit
             how = "failed with an error (its own message is above)"
         elif code < 0:
             how = f"was killed by signal {-code}"
@@ -158,6 +185,7 @@ def launch(nproc: int, command: Sequence[str]) -> None:
             f"rank {failed_rank} of {nproc} {how}; the launcher stopped the other ranks"
         ) from None
     finally:
+        elastic.setLevel(level)
         shutil.rmtree(folder, ignore_errors=True)
         del os.environ[FAILURES_VARIABLE]
         if threads is None:

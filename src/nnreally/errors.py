@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import NoReturn
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+# Where the ranks of a launch note when they failed and why (distributed.launch makes it).
+FAILURES_VARIABLE = "NNREALLY_FAILURES"
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell tool ends with when its reader went away
 
 
@@ -135,6 +137,12 @@ def report(prog: str, error: BaseException) -> int:
         raise error
     if code == EXIT_INTERRUPTED and "TORCHELASTIC_RUN_ID" in os.environ:
         return code  # a rank that torchrun started: the launcher says it once for all
+    failures = os.environ.get(FAILURES_VARIABLE)
+    if failures and "TORCHELASTIC_RUN_ID" in os.environ and os.path.isdir(failures):
+        # a rank of nnreally's launch: the launcher says the first rank's error, once
+        with open(os.path.join(failures, f"rank-{os.environ.get('RANK', '0')}.error"), "w") as f:
+            f.write(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        return code
     message = "interrupted" if code == EXIT_INTERRUPTED else f"error: {error}"
     print(f"{prog}: {message}", file=sys.stderr, flush=True)
     return code

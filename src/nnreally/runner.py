@@ -18,7 +18,8 @@ import torch
 
 from nnreally import recording
 from nnreally.data import Data
-from nnreally.distributed import note_failure, rank
+from nnreally.distributed import lost_peer, note_failure, rank
+from nnreally.errors import RunError
 from nnreally.options import Output, Training
 from nnreally.recording import Recording
 from nnreally.registry import Stage
@@ -46,8 +47,10 @@ def run_stage(
     with process_wide() as ran_with, recording.opened(opened), suppress(Launched):
         try:
             variables = runpy.run_path(str(stage.path), run_name=f"stage_{stage.number}")
-        except BaseException:
+        except BaseException as e:
             note_failure()  # a rank of a distributed run: say when, so the launcher names it
+            if lost_peer(e):  # another rank is gone: the launcher names that one, not this
+                raise RunError(f"lost another rank: {str(e).splitlines()[0]}") from None
             raise
     return opened.finish(variables, ran_with)
 
