@@ -9,6 +9,7 @@ import re
 import signal
 import sys
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -267,3 +268,15 @@ def test_progress_goes_to_stdout_in_a_notebook(tmp_path, monkeypatch, capsys):
     out, err = capsys.readouterr()
     assert out.startswith("generating the built-in digits (261 images, 5-30 s) ... done in")
     assert err == ""
+
+
+def test_a_damaged_cache_brings_no_warning_of_torchs(tmp_path):
+    """A broken cache is said in one line of ours; torch's own warning about the bytes (here a
+    pickle protocol of 75) is not shown besides."""
+    path = tmp_path / "digits.pt"
+    path.write_bytes(b"\x80K" + bytes(64))
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        with pytest.raises(digits_cache.BrokenCacheError):
+            digits_cache.check(path, 1, 1)
+    assert [str(w.message) for w in shown] == []

@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -73,7 +74,9 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
 def check(path: Path, n_train: int = N_TRAIN, n_valid: int = N_VALID) -> dict[str, torch.Tensor]:
     """Load a cache of that size, checking all of it; a ``BrokenCacheError`` says what is wrong."""
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's warnings about a damaged file: ours says it
+            warnings.simplefilter("ignore")
+            saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a cache can hold any bytes: every failure means "broken"
         raise BrokenCacheError(_load_failure(path, e)) from None
     if not isinstance(saved, dict):
