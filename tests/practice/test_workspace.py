@@ -78,3 +78,17 @@ def test_a_broken_state_file_is_read_as_empty(tmp_path: Path):
     (tmp_path / ".nnreally.json").write_text("{not json")
     assert State(tmp_path).hints == {}
     assert State(tmp_path).passed == {}
+
+
+def test_a_file_that_cannot_be_written_whole_is_not_written_at_all(tmp_path, monkeypatch):
+    """A full disk part-way: no half-written exercise file (which would then block a start)
+    and no temporary file are left."""
+
+    def full(self, text, encoding=None):
+        Path.write_bytes(self, text.encode()[:100])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError, match="No space left"):
+        start(exercise("05"), tmp_path, "en")
+    assert list(tmp_path.iterdir()) == []

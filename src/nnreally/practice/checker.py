@@ -39,11 +39,10 @@ from nnreally.options import Output, Training
 from nnreally.practice.code import Code
 from nnreally.practice.exercises import Exercise
 from nnreally.registry import Stage
-from nnreally.run import Run
+from nnreally.run import CHANCE, Run
 from nnreally.runner import run_stage
 from nnreally.texts import words
 
-CHANCE = math.log(10)  # the cross-entropy of a model that guesses among ten classes
 N_TRAIN, N_VALID = 8_000, 1_000  # enough for the CNN stages to leave chance in their 2 epochs
 SHOWN_SEED = 0
 # The second run: another seed and a training set that ends in a short batch. Not printed:

@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from nnreally.data.writes import atomic_write
+from nnreally.data.writes import atomic_write, temp_path
 from nnreally.errors import UsageError
 from nnreally.practice.exercises import Exercise
 from nnreally.texts import words
@@ -87,9 +87,21 @@ def _keep(path: Path) -> Path:
 
 
 def _create(path: Path, text: str) -> None:
-    """Write a new file whole, or not at all, and never over one that appeared meanwhile."""
-    with open(path, "x", encoding="utf-8") as f:
-        f.write(text)
+    """Write a new file whole, or not at all, and never over one that appeared meanwhile: to a
+    temporary name first, then linked to its own (which fails if the name is taken)."""
+    tmp = temp_path(path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise UsageError(f"{path} appeared meanwhile: it is kept as it is") from None
+        except OSError:  # no hard links on this file system: a rename, after a last look
+            if path.exists():
+                raise UsageError(f"{path} appeared meanwhile: it is kept as it is") from None
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class State:
