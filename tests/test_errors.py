@@ -52,47 +52,6 @@ def test_a_reader_that_went_away_ends_the_command_quietly():
     assert loud.stderr.read() == b""
 
 
-def python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-
-
-# A Ctrl-C once the command's work is done: here as the process's exit runs its atexit
-# functions, where Python's own handler would print "Exception ignored ..." and exit 0.
-LATE_CTRL_C = (
-    "import atexit, os, signal\n"
-    "from nnreally.errors import exit_with\n"
-    "atexit.register(lambda: [os.kill(os.getpid(), signal.SIGINT), print('not reached')])\n"
-    "exit_with('prog', lambda: 0)\n"
-)
-
-
-def test_a_ctrl_c_as_the_process_exits_is_one_line_and_130():
-    result = python(LATE_CTRL_C)
-    assert (result.returncode, result.stderr, result.stdout) == (130, "prog: interrupted\n", "")
-
-
-def test_a_ctrl_c_before_the_commands_guard_is_up_is_one_line_and_130():
-    importing = (  # as a __main__ is while torch loads
-        "from nnreally.errors import exit_with\n"
-        "def main():\n"
-        "    raise KeyboardInterrupt\n"
-        "exit_with('prog', main)\n"
-    )
-    result = python(importing)
-    assert (result.returncode, result.stderr) == (130, "prog: interrupted\n")
-
-
-def test_a_command_ends_with_its_code_after_its_atexit_functions_and_output():
-    ending = (
-        "import atexit\n"
-        "from nnreally.errors import exit_with\n"
-        "atexit.register(print, 'atexit ran')\n"
-        "exit_with('prog', lambda: print('done', end=' ') or 3)\n"  # unflushed: a pipe buffers
-    )
-    result = python(ending)
-    assert (result.returncode, result.stdout, result.stderr) == (3, "done atexit ran\n", "")
-
-
 def test_no_stdout_is_one_line_before_any_work(monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdout", None)  # what Python gives a process started with >&-
     worked = []

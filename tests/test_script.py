@@ -1,4 +1,5 @@
-"""Script mode: a stage file run on its own, its options from the command line or $NNREALLY_ARGS."""
+"""A command's exit, and script mode: a stage file run on its own, its options from the command
+line or $NNREALLY_ARGS."""
 
 from __future__ import annotations
 
@@ -91,3 +92,43 @@ def test_with_json_a_copy_of_a_stage_prints_only_json_on_stdout(tmp_path: Path):
     assert json.loads(line)["epochs"] == 1
     assert "plot: x.png" in result.stderr
     assert (tmp_path / "x.png").is_file()
+
+
+# --- exit_with: how every command ends ---
+
+
+# A Ctrl-C once the command's work is done: here as the process's exit runs its atexit
+# functions, where Python's own handler would print "Exception ignored ..." and exit 0.
+LATE_CTRL_C = (
+    "import atexit, os, signal\n"
+    "from nnreally.script import exit_with\n"
+    "atexit.register(lambda: [os.kill(os.getpid(), signal.SIGINT), print('not reached')])\n"
+    "exit_with('prog', lambda: 0)\n"
+)
+
+
+def test_a_ctrl_c_as_the_process_exits_is_one_line_and_130():
+    result = run_python("-c", LATE_CTRL_C)
+    assert (result.returncode, result.stderr, result.stdout) == (130, "prog: interrupted\n", "")
+
+
+def test_a_ctrl_c_before_the_commands_guard_is_up_is_one_line_and_130():
+    importing = (  # as a __main__ is while torch loads
+        "from nnreally.script import exit_with\n"
+        "def main():\n"
+        "    raise KeyboardInterrupt\n"
+        "exit_with('prog', main)\n"
+    )
+    result = run_python("-c", importing)
+    assert (result.returncode, result.stderr) == (130, "prog: interrupted\n")
+
+
+def test_a_command_ends_with_its_code_after_its_atexit_functions_and_output():
+    ending = (
+        "import atexit\n"
+        "from nnreally.script import exit_with\n"
+        "atexit.register(print, 'atexit ran')\n"
+        "exit_with('prog', lambda: print('done', end=' ') or 3)\n"  # unflushed: a pipe buffers
+    )
+    result = run_python("-c", ending)
+    assert (result.returncode, result.stdout, result.stderr) == (3, "done atexit ran\n", "")

@@ -1,6 +1,6 @@
 """``python -m nnreally`` is the stage dispatcher, like ``python -m nnreally.stages``."""
 
-from nnreally.errors import exit_with
+from nnreally.script import exit_with
 
 PROG = "python -m nnreally"
 

@@ -53,7 +53,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from nnreally import recording
 from nnreally.data import Data, load_data
 from nnreally.data.writes import atomic_write
-from nnreally.errors import RunError, UsageError, WriteError, exit_with, guarded
+from nnreally.errors import RunError, UsageError, WriteError, guarded
 from nnreally.options import (
     Output,
     Parser,
@@ -68,6 +68,7 @@ from nnreally.recording import Recording
 from nnreally.registry import find
 from nnreally.run import Run
 from nnreally.runner import process_wide, run_stage
+from nnreally.script import exit_with
 
 DEFAULT_STAGES = "05,07,08,11,12,13"
 FAST = "13"  # the stage whose step the step table takes apart

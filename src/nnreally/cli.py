@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from nnreally import reading
-from nnreally.errors import exit_with, guarded
+from nnreally.errors import guarded
 from nnreally.options import (
     Parser,
     add_output_options,
@@ -23,6 +23,7 @@ from nnreally.options import (
 from nnreally.registry import all_stages, select
 from nnreally.run import markdown_table, summary_table
 from nnreally.runner import run_stages
+from nnreally.script import exit_with
 from nnreally.texts import words
 
 PROG = "python -m nnreally.stages"

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
-import signal
 import sys
-import threading
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
-from typing import NoReturn
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 # Where the ranks of a launch note when they failed and why (distributed.launch makes it).
@@ -68,46 +62,6 @@ def check_stdout() -> None:
     """Stop before any work when the process has no stdout to print to (``>&-``)."""
     if sys.stdout is None:
         raise RunError("stdout is closed (>&-): send it somewhere, e.g. >/dev/null")
-
-
-def exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
-    """End the process with ``main()``'s exit code: the last line of a command's ``__main__``.
-
-    A Ctrl-C is "interrupted" and exit 130 at any moment: inside ``main`` its guard says so;
-    while ``main`` is still importing, this does; and once it has returned, a handler ends the
-    process at once. Python's own exit would raise KeyboardInterrupt inside its atexit
-    functions ("Exception ignored in ...", exit 0), then spend half a second tearing down
-    torch's modules, where a Ctrl-C kills the process without a word: with the work done and
-    the atexit functions run, this process ends there instead.
-    """
-    try:
-        code = main()
-    except KeyboardInterrupt as e:
-        code = report(prog, e)
-    end_on_interrupt(prog)
-    for thread in threading.enumerate():  # what Python's exit waits for first
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
-    atexit._run_exitfuncs()  # then its atexit functions; what is left frees only memory
-    _flush()
-    os._exit(code)
-
-
-def end_on_interrupt(prog: str) -> None:
-    """From now on a Ctrl-C ends the process at once: for when its work is done."""
-    signal.signal(signal.SIGINT, partial(_interrupted, prog))
-
-
-def _interrupted(prog: str, signum: int, frame: object) -> NoReturn:
-    code = report(prog, KeyboardInterrupt())
-    _flush()
-    os._exit(code)
-
-
-def _flush() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError, AttributeError):  # closed, or none at all
-            stream.flush()
 
 
 def _quiet_stdout() -> None:

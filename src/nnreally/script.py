@@ -1,4 +1,7 @@
-"""Script mode: a stage file run on its own, as a script or in a notebook.
+"""How a process of nnreally ends, and script mode: a stage file run on its own.
+
+Every command's ``__main__`` ends with ``exit_with``, which turns a Ctrl-C at any moment into
+one line and exit 130 and ends the process once its work and atexit functions are done.
 
 Under the runner the dispatcher has parsed the options and opened a recording before the stage
 starts. A stage file run on its own gets here from its first lesson call, ``settings(...)``:
@@ -10,7 +13,9 @@ starts. A stage file run on its own gets here from its first lesson call, ``sett
 * in a notebook or a REPL, the options come from ``$NNREALLY_ARGS`` (the same options, for
   example ``--limit 1000 --epochs 1``; none by default), and errors stay the notebook's own.
 
-This is the only module that touches ``sys.excepthook``, ``atexit`` or the process exit.
+This is the only module that touches ``sys.excepthook``, ``atexit`` or the process exit. A
+command imports it before torch loads (a Ctrl-C while torch loads is its to report), so the
+options and the recording, which need torch, are imported when a stage file asks for them.
 """
 
 from __future__ import annotations
@@ -19,28 +24,64 @@ import atexit
 import contextlib
 import os
 import shlex
+import signal
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
-from nnreally import recording
 from nnreally.distributed import note_failure
-from nnreally.errors import RunError, UsageError, check_stdout, end_on_interrupt, exit_code
+from nnreally.errors import RunError, UsageError, check_stdout, exit_code
 from nnreally.errors import report as report_error
-from nnreally.options import (
-    Output,
-    Parser,
-    Training,
-    add_output_options,
-    add_training_options,
-    output_options,
-    training_options,
-)
-from nnreally.recording import Recording
 from nnreally.registry import file_stage
 
+if TYPE_CHECKING:
+    from nnreally.options import Output, Training
+    from nnreally.recording import Recording
+
 ARGS_VARIABLE = "NNREALLY_ARGS"  # the options of a run in a notebook or a REPL
+
+
+def exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
+    """End the process with ``main()``'s exit code: the last line of a command's ``__main__``.
+
+    A Ctrl-C is "interrupted" and exit 130 at any moment: inside ``main`` its guard says so;
+    while ``main`` is still importing, this does; and once it has returned, a handler ends the
+    process at once. Python's own exit would raise KeyboardInterrupt inside its atexit
+    functions ("Exception ignored in ...", exit 0), then spend half a second tearing down
+    torch's modules, where a Ctrl-C kills the process without a word: with the work done and
+    the atexit functions run, this process ends there instead.
+    """
+    try:
+        code = main()
+    except KeyboardInterrupt as e:
+        code = report_error(prog, e)
+    end_on_interrupt(prog)
+    for thread in threading.enumerate():  # what Python's exit waits for first
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()  # then its atexit functions; what is left frees only memory
+    _flush()
+    os._exit(code)
+
+
+def end_on_interrupt(prog: str) -> None:
+    """From now on a Ctrl-C ends the process at once: for when its work is done."""
+    signal.signal(signal.SIGINT, partial(_interrupted, prog))
+
+
+def _interrupted(prog: str, signum: int, frame: object) -> NoReturn:
+    code = report_error(prog, KeyboardInterrupt())
+    _flush()
+    os._exit(code)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # closed, or none at all
+            stream.flush()
 
 
 class Launched(Exception):  # noqa: N818  (not an error: the run went on in other processes)
@@ -49,6 +90,14 @@ class Launched(Exception):  # noqa: N818  (not an error: the run went on in othe
 
 def parse_options(argv: Sequence[str], prog: str) -> tuple[Training, Output]:
     """The shared options, parsed and checked."""
+    from nnreally.options import (
+        Parser,
+        add_output_options,
+        add_training_options,
+        output_options,
+        training_options,
+    )
+
     parser = Parser(prog=prog, description="Run this stage of 'What is torch.nn really?'.")
     add_training_options(parser)
     add_output_options(parser)
@@ -70,6 +119,9 @@ def open_recording(caller: Mapping[str, object]) -> Recording:
     The stage is the main script when its globals are ``__main__``'s and come from a file;
     anything else (a notebook, a REPL, a library call) takes its options from the variable.
     """
+    from nnreally import recording
+    from nnreally.recording import Recording
+
     path = caller.get("__file__") if caller.get("__name__") == "__main__" else None
     if not isinstance(path, str):
         training, output = options_from_variable(os.environ.get(ARGS_VARIABLE, ""))
@@ -135,9 +187,7 @@ def _report(opened: Recording, caller: Mapping[str, object]) -> None:
         print(opened.words("run.no_plot", path=plot), file=sys.stderr, flush=True)
 
 
-def _end(code: int) -> None:
+def _end(code: int) -> NoReturn:
     """End the process now: the error is reported, and nothing else should run or print."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError, AttributeError):  # closed, or none at all
-            stream.flush()
+    _flush()
     os._exit(code)

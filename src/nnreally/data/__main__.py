@@ -12,8 +12,9 @@ from nnreally.data.checksums import Remote, is_verified, problem
 from nnreally.data.folder import FASHION, MNIST, check_data_dir, data_dir_arg, default_data_dir
 from nnreally.data.sources import SYSTEM_FASHION, load_data
 from nnreally.data.writes import ASIDE_SUFFIX
-from nnreally.errors import exit_with, guarded
+from nnreally.errors import guarded
 from nnreally.options import Parser
+from nnreally.script import exit_with
 
 
 def _cache_entries(data_dir: Path) -> list[tuple[str, Path, Remote]]:

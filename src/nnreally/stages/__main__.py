@@ -1,6 +1,6 @@
 """``python -m nnreally.stages``: the dispatcher (the stage files themselves ship beside this)."""
 
-from nnreally.errors import exit_with
+from nnreally.script import exit_with
 
 
 def main() -> int:
