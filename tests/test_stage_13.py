@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import io
+from functools import partial
 
 import pytest
 import torch
@@ -119,8 +120,13 @@ def test_a_missing_compiler_costs_one_line_and_the_plain_step(
 
 
 @pytest.mark.slow
-def test_the_compiled_step_trains_as_the_plain_one(digits: Data):
+def test_the_compiled_step_trains_as_the_plain_one(digits: Data, monkeypatch):
     # On a CPU the stage does not compile (it measured slower), but the code path is the GPU's.
+    # What nnreally writes is the function torch.compile traces: dynamo and AOTAutograd trace
+    # it here, forward and backward, as on a GPU. The kernels generated from the trace are
+    # PyTorch's (C++ here, Triton on a GPU; 24 s to build cold on this machine), so the
+    # "aot_eager" backend runs the traced graph with PyTorch's own kernels instead.
+    monkeypatch.setattr(torch, "compile", partial(torch.compile, backend="aot_eager"))
     ns = stage_13_parts(digits)
     (compiled, opt_c), (plain, opt_p) = copies(ns, 2)
     x, y = ns["x_train"], ns["y_train"]
