@@ -176,5 +176,11 @@ def test_weight_pictures_put_each_pixel_where_the_image_has_it():
             assert images[k].sum() == 1.0
     figure = plots.weights_figure(images, lang=None)
     drawn = figure.axes[0].get_images()[0]
-    assert drawn.origin == "upper"
-    assert torch.equal(torch.as_tensor(drawn.get_array()), images[0])
+    assert drawn.origin == "upper"  # row 0 of the array at the top of the picture
+    grid, corners = plots.tiles(images, 5)
+    shown = torch.as_tensor(drawn.get_array().filled(float("nan")))
+    torch.testing.assert_close(shown, grid, rtol=0, atol=0, equal_nan=True)
+    for k, (row, col) in where.items():  # each class's pixel, in its own tile, in its place
+        top, left = corners[k]
+        assert grid[top + row, left + col] == 1.0
+    assert int(torch.nansum(grid)) == 10  # and nothing else drawn there
