@@ -7,6 +7,7 @@ import io
 from nnreally import recording
 from nnreally.lesson import untimed
 from nnreally.recording import Recording
+from tests.conftest import train
 
 
 def test_untimed_work_is_kept_out_of_the_epoch(monkeypatch):
@@ -23,3 +24,15 @@ def test_untimed_work_is_kept_out_of_the_epoch(monkeypatch):
     assert [e.seconds for e in run.history] == [1.0, 1.0]
     assert "compiling the step: 30.0 s (not counted in the epochs' times)" in out.getvalue()
     assert run.to_json()["untimed_seconds"] == run.untimed
+
+
+def test_the_runs_own_lines_are_kept_in_every_language(digits):
+    run = train("05", digits.head(500), epochs=1)
+    (epoch,) = [s for s in run.shown if s.text.startswith("epoch 1: train loss")]
+    assert epoch.text_in("zh").startswith("第 1 轮：训练损失")
+    assert epoch.text_in("en") == epoch.text
+    (data,) = [s for s in run.shown if s.text.startswith("data: digits: 500 train")]
+    assert data.text_in("zh").startswith("数据：")
+    demos = [s for s in run.shown if s.text.startswith("tensor(")]  # the stage's own lines
+    assert len(demos) == 2
+    assert all(s.in_languages == {} and s.text_in("zh") == s.text for s in demos)

@@ -164,7 +164,7 @@ def cell_outputs(stage: Stage, run: Run) -> dict[int, list[int]]:
 
 
 def _is_image_note(shown: Shown) -> bool:
-    return not shown.png and shown.text.startswith(IMAGE_NOTE)
+    return not shown.png and shown.text_in(SOURCE).startswith(IMAGE_NOTE)
 
 
 def _previous_and_next(stage: Stage) -> tuple[Stage | None, Stage | None]:
@@ -298,7 +298,7 @@ class Site:
                 alt = self.words("book.drawn", line=shown.line)
                 parts.append({"image": shown_image(stage, index), "alt": alt})
             else:
-                text.append(shown.text)
+                text.append(shown.text_in(self.lang))
         return parts
 
     def cells(self, stage: Stage, run: Run) -> list[dict]:

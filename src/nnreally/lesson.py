@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, partial
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +27,8 @@ from nnreally.distributed import group_of_one, launch, launched
 from nnreally.errors import DivergedError, UsageError
 from nnreally.options import PNG_METADATA, STAGE_SETTINGS, image_path, resolve_device
 from nnreally.recording import Recording
-from nnreally.run import describe_data
+from nnreally.run import describe_data, device_line, settings_line
+from nnreally.texts import words
 
 __all__ = [  # UsageError too: a stage raises it for a setting it cannot honour (13)
     "UsageError",
@@ -83,11 +84,8 @@ def settings(**defaults: object) -> tuple:
     torch.manual_seed(found.training.seed)
     _import_optimizers()
     found.note_settings(chosen)
-    said = found.words
-    shown = said("settings.separator").join(
-        f"{said(f'settings.{k}')} {v}" for k, v in chosen.items()
-    )
-    found.say(found.words("run.settings", settings=shown, seed=found.training.seed))
+
+    found.say(partial(settings_line, chosen, found.training.seed))
     return tuple(chosen.values())
 
 
@@ -110,7 +108,7 @@ def load_data() -> Data:
         for note in data.note.splitlines() if found.speaks else ():
             print(f"note: {note}", file=sys.stderr, flush=True)
     found.note_data(data)
-    found.say(found.words("run.data", data=describe_data(data, found.output.lang)))
+    found.say(lambda lang: words(lang)("run.data", data=describe_data(data, lang)))
     return data
 
 
@@ -119,8 +117,8 @@ def get_device() -> torch.device:
     found = _recording()
     device = resolve_device(found.training.device)
     found.note_device(str(device))
-    missing = found.words("run.no_gpu") if device.type == "cpu" else ""
-    found.say(found.words("run.device", device=f"{device}{missing}"))
+
+    found.say(partial(device_line, device))
     return device
 
 
@@ -152,9 +150,9 @@ def show_image(image: torch.Tensor, title: str = "") -> None:
 
         number = found.stage.number if found.stage else ""
         path = save_png(png, image_path(found.output.plot, number, count))
-        found.say(found.words("run.image_saved", title=title, path=path))
+        found.say(lambda lang: words(lang)("run.image_saved", title=title, path=path))
     else:
-        found.say(found.words("run.image_unsaved", title=title))
+        found.say(lambda lang: words(lang)("run.image_unsaved", title=title))
 
 
 def _in_notebook() -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from typing import TextIO
 
@@ -26,7 +26,7 @@ from nnreally.errors import RunError
 from nnreally.options import Output, Training
 from nnreally.registry import Stage
 from nnreally.run import Epoch, Run, Shown, label
-from nnreally.texts import SOURCE, words
+from nnreally.texts import LANGUAGES, SOURCE, words
 from nnreally.translations import narrative
 
 clock = time.perf_counter  # the epochs' clock
@@ -66,10 +66,8 @@ class Recording:
         self._mark = clock()
         if stage is not None:
             self.say(
-                self.words(
-                    "run.header",
-                    label=label(stage, self.output.lang),
-                    summary=_summary(stage, self.output.lang),
+                lambda lang: words(lang)(
+                    "run.header", label=label(stage, lang), summary=_summary(stage, lang)
                 )
             )
 
@@ -83,9 +81,15 @@ class Recording:
 
     # --- what the lesson calls report ------------------------------------------------------
 
-    def say(self, text: str) -> None:
-        """Print a line (unless quiet) and remember it with the stage line that said it."""
-        self._shown.append(Shown(self._line(), text=text))
+    def say(self, text: str | Callable[[str], str]) -> None:
+        """Print a line (unless quiet) and remember it with the stage line that said it.
+
+        ``text`` is the line, or for a line of nnreally's own the function that says it in a
+        language: the line is then kept in every language (``Shown.in_languages``).
+        """
+        languages = {lang: text(lang) for lang in LANGUAGES} if callable(text) else {}
+        text = languages.get(self.output.lang, text)
+        self._shown.append(Shown(self._line(), text=text, in_languages=languages))
         if not self.output.quiet:
             print(text, file=self.out, flush=True)
         self._touch()
@@ -120,20 +124,20 @@ class Recording:
         epoch = Epoch(len(self._history) + 1, train_loss, valid_loss, valid_acc, seconds)
         self._history.append(epoch)
         self._batch_losses.extend(losses)
-        self.say(epoch.line(self.output.lang))
+        self.say(epoch.line)
         self._mark = clock()
         return epoch
 
     @contextmanager
     def untimed(self, what: str) -> Iterator[None]:
         """Time a block of one-off work apart from the epochs' times."""
-        self.say(self.words("run.untimed_start", what=what))
+        self.say(lambda lang: words(lang)("run.untimed_start", what=what))
         start = clock()
         yield
         seconds = clock() - start
         self._untimed[what] = self._untimed.get(what, 0.0) + seconds
         self._mark += seconds
-        self.say(self.words("run.untimed_end", what=what, seconds=f"{seconds:.1f}"))
+        self.say(lambda lang: words(lang)("run.untimed_end", what=what, seconds=f"{seconds:.1f}"))
 
     def _touch(self) -> None:
         """Before the first epoch, every lesson call restarts the clock (see the docstring)."""

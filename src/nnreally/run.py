@@ -46,11 +46,19 @@ class Epoch:
 
 @dataclass(frozen=True)
 class Shown:
-    """What a stage showed (a line of text or a PNG), and the line of the stage file that did."""
+    """What a stage showed (a line of text or a PNG), and the line of the stage file that did.
+
+    A line of nnreally's own (an epoch's scores, the data, the settings) is kept in every
+    language too, so that the book's Chinese page shows it in Chinese whatever the run spoke.
+    """
 
     line: int
     text: str = ""
     png: bytes = b""
+    in_languages: dict[str, str] = field(default_factory=dict)
+
+    def text_in(self, lang: str) -> str:
+        return self.in_languages.get(lang, self.text)
 
 
 @dataclass(frozen=True)
@@ -186,6 +194,21 @@ def label(stage: Stage | None, lang: str = SOURCE) -> str:
     if stage is None:
         return "-"
     return words(lang)("run.label", number=stage.number) if stage.number else stage.path.name
+
+
+def settings_line(settings: dict[str, object], seed: int, lang: str = SOURCE) -> str:
+    """``bs 64, lr 0.5, epochs 2, seed 0``: the settings a stage runs with, in ``lang``."""
+    said = words(lang)
+    shown = said("settings.separator").join(
+        f"{said(f'settings.{k}')} {v}" for k, v in settings.items()
+    )
+    return said("run.settings", settings=shown, seed=seed)
+
+
+def device_line(device: object, lang: str = SOURCE) -> str:
+    """``device: cpu (no GPU found)``: the device a stage runs on, in ``lang``."""
+    missing = words(lang)("run.no_gpu") if str(device) == "cpu" else ""
+    return words(lang)("run.device", device=f"{device}{missing}")
 
 
 def describe_data(data: Data, lang: str = SOURCE) -> str:
