@@ -33,6 +33,6 @@ def test_the_runs_own_lines_are_kept_in_every_language(digits):
     assert epoch.text_in("en") == epoch.text
     (data,) = [s for s in run.shown if s.text.startswith("data: digits: 500 train")]
     assert data.text_in("zh").startswith("数据：")
-    demos = [s for s in run.shown if s.text.startswith("tensor(")]  # the stage's own lines
+    demos = [s for s in run.shown if s.text.startswith("loss_func(model(xb), yb) = tensor(")]
     assert len(demos) == 2
     assert all(s.in_languages == {} and s.text_in("zh") == s.text for s in demos)

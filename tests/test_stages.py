@@ -111,14 +111,13 @@ def test_the_runner_leaves_the_model_mode_to_the_stage(digits: Data):
 def test_stage_01_shows_the_tutorials_demos(digits: Data):
     session = train("01", digits.head(5000), epochs=1)
     lines = [s.text for s in session.shown if s.text]
-    assert any(
-        "grad_fn=<SelectBackward0>" in line and "torch.Size([64, 10])" in line for line in lines
-    )
+    # each value after the code that computed it, as f"{expr = }" writes it
+    assert "preds[0] = tensor([" in "\n".join(lines)
+    assert "grad_fn=<SelectBackward0>)\npreds.shape = torch.Size([64, 10])" in "\n".join(lines)
+    assert "weights.is_leaf = True\n(weights / math.sqrt(784)).is_leaf = False" in lines
     # the first batch's loss and accuracy before training, and the last batch's after it
-    batch_scores = [
-        re.match(r"tensor\(([\d.]+), grad_fn=.*\) tensor\(([\d.]+)\)", t) for t in lines
-    ]
-    before, after = (float(m[1]) for m in batch_scores if m)
+    scores = r"loss_func\((preds|model\(xb\)), yb\) = tensor\(([\d.]+), grad_fn=.*\)\naccuracy"
+    before, after = (float(m[2]) for m in (re.match(scores, t) for t in lines) if m)
     assert before > 2 * after
     assert any(s.png.startswith(b"\x89PNG") for s in session.shown)  # the sample image
 

@@ -9,8 +9,10 @@ the stage ran can be shown under its cell.
 from __future__ import annotations
 
 import ast
+import linecache
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 MARKER = re.compile(r"^# %%(?P<markdown> \[markdown\])?\s*$")
 
@@ -64,3 +66,35 @@ def split_cells(source: str) -> list[Cell]:
             cells.append(Cell(kind, "\n".join(t for _, t in body), body[0][0], body[-1][0]))
         kind, block = ("markdown" if match["markdown"] else "code"), []
     return cells
+
+
+def arguments_at(filename: str, line: int, count: int, function: str = "show") -> list[str | None]:
+    """The code of each of the ``count`` arguments of the ``function(...)`` call running at
+    ``line`` of the file, as ``f"{expr = }"`` writes it; None for a string (it says itself),
+    and for every argument where the call cannot be read (no source, or code that changed).
+    """
+    linecache.checkcache(filename)  # a file edited since it was last read: read again
+    source = "".join(linecache.getlines(filename))
+    for node in _calls(source, function):
+        if node.lineno <= line <= (node.end_lineno or node.lineno) and len(node.args) == count:
+            return [
+                None if isinstance(arg, (ast.Constant, ast.JoinedStr)) else ast.unparse(arg)
+                for arg in node.args
+            ]
+    return [None] * count
+
+
+@lru_cache(maxsize=16)
+def _calls(source: str, function: str) -> list[ast.Call]:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == function
+        and not any(isinstance(arg, ast.Starred) for arg in node.args)
+    ]

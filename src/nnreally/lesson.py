@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from nnreally import recording, script
+from nnreally.cells import arguments_at
 from nnreally.data import Data, default_data_dir
 from nnreally.data import load_data as _load_data
 from nnreally.distributed import group_of_one, launch, launched
@@ -123,8 +124,11 @@ def get_device() -> torch.device:
 
 
 def show(*values: object) -> None:
-    """Print the values like ``print`` does, unless ``--quiet``: the tutorial's demos."""
-    _recording().say(" ".join(str(v) for v in values))
+    """Print the values (unless ``--quiet``), one a line after its code: ``preds.shape = ...``."""
+    caller = sys._getframe(1)
+    code = arguments_at(caller.f_code.co_filename, caller.f_lineno, len(values))
+    lines = (f"{c} = {v!s}" if c else str(v) for c, v in zip(code, values, strict=True))
+    _recording().say("\n".join(lines))
 
 
 def show_image(image: torch.Tensor, title: str = "") -> None:
