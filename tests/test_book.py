@@ -149,9 +149,9 @@ def test_book_has_a_page_per_stage(en: Path):
 def test_stage_01_shows_what_each_cell_printed_and_drew(en: Path):
     page = read(en, "01_raw_tensors.html")
     preds = text_of(output_of(page, "show(preds[0], preds.shape)"))
-    assert preds.startswith("tensor([")
+    assert preds.startswith("preds[0] = tensor([")
     assert "grad_fn=<SelectBackward0>" in preds
-    assert "torch.Size([64, 10])" in preds
+    assert "\npreds.shape = torch.Size([64, 10])" in preds
     drawn = output_of(page, "show_image(x_train[0]")
     image = re.search(r'<img src="(img/[^"]+\.png)"', drawn)
     assert image, "the sample image is not under the cell that drew it"

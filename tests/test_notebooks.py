@@ -266,7 +266,7 @@ def test_notebook_runs_cell_by_cell(stage: Stage, edition: str, kernel: Kernel):
     assert EPOCH_LINE.search(text), f"{name} printed no epoch line:\n{text}"
     if stage.number == "01":
         # show(preds[0], preds.shape): a row of log-probabilities that autograd recorded
-        assert re.search(r"grad_fn=<\w+>\) torch\.Size\(\[\d+, 10\]\)", text), text
+        assert re.search(r"grad_fn=<\w+>\)\npreds\.shape = torch\.Size\(\[\d+, 10\]\)", text), text
         shown = [o for o in outputs(nb) if "image/png" in o.get("data", {})]
         assert shown, "show_image should draw the sample image inline"
 
