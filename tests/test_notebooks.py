@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -150,6 +151,32 @@ def test_the_setup_cell_finds_the_checkout_s_data_folder_from_any_folder(tmp_pat
     monkeypatch.chdir(tmp_path)
     exec(notebooks.SETUP, {})
     assert "NNREALLY_DATA" not in os.environ
+
+
+def test_the_setup_cell_installs_the_package_where_the_kernel_lacks_it(tmp_path, monkeypatch):
+    """A fresh kernel (Colab, a new venv): pip installs the checkout the notebook sits in, or
+    nnreally by name outside any checkout; where the package is there, nothing is installed."""
+    import importlib.util
+    import subprocess
+
+    installed = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, check: installed.append(cmd))
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # not installed
+    checkout = tmp_path / "repo"
+    (checkout / "stages").mkdir(parents=True)
+    (checkout / "stages" / "01_raw_tensors.py").write_text("")
+    (checkout / "notebooks").mkdir()
+    monkeypatch.chdir(checkout / "notebooks")
+    exec(notebooks.SETUP, {})
+    monkeypatch.chdir(tmp_path)
+    exec(notebooks.SETUP, {})
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    assert installed == [[*pip, str(checkout)], [*pip, "nnreally"]]
+    installed.clear()
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    exec(notebooks.SETUP, {})  # this kernel has nnreally
+    assert installed == []
 
 
 def test_a_script_without_a_docstring_gets_only_its_title():
