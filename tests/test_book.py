@@ -712,3 +712,15 @@ def test_each_page_offers_its_stage_file_and_notebook_to_download(en: Path, zh: 
         assert (site / "files" / stage.path.name).read_text() == stage.source
         expected = (notebooks.NOTEBOOKS / edition / notebook).read_text(encoding="utf-8")
         assert (site / "files" / notebook).read_text(encoding="utf-8") == expected
+        assert "colab.research.google.com" not in page  # no repository is named
+
+
+def test_a_repository_on_github_gives_each_page_a_colab_link(monkeypatch, one_stage):
+    url = "https://github.com/teacher/nnreally/tree/spring"
+    monkeypatch.setattr(notebooks, "repository", lambda: url)
+    for lang, path in (("en", "notebooks/01"), ("zh", "notebooks/zh/01")):
+        page = book.Site(lang).stage_page(one_stage[0])
+        colab = f"https://colab.research.google.com/github/teacher/nnreally/blob/spring/{path}"
+        assert f'<a href="{colab}_raw_tensors.ipynb">{words(lang)("book.colab")}</a>' in page
+    monkeypatch.setattr(notebooks, "repository", lambda: "https://example.org/nnreally")
+    assert "colab" not in book.Site("en").stage_page(one_stage[0])  # Colab opens GitHub's

@@ -179,6 +179,13 @@ def test_the_setup_cell_installs_the_package_where_the_kernel_lacks_it(tmp_path,
     assert installed == []
 
 
+def test_outside_a_checkout_a_kernel_installs_the_repository_the_project_names(monkeypatch):
+    monkeypatch.setattr(notebooks, "repository", lambda: "https://github.com/teacher/nnreally")
+    assert notebooks.install_source() == "git+https://github.com/teacher/nnreally"
+    monkeypatch.setattr(notebooks, "repository", lambda: None)
+    assert notebooks.install_source() == "nnreally"  # from the package index
+
+
 def test_a_script_without_a_docstring_gets_only_its_title():
     nb = notebooks.from_script("# %%\nx = 1\n", "Scratch", "scratch")
     assert [(c.cell_type, c.source, c.id) for c in nb.cells] == [

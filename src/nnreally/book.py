@@ -423,6 +423,7 @@ class Site:
             cells=self.cells(stage, run),
             practice=self.practice(stage),
             downloads=self.downloads.get(stage.number, []),
+            colab=notebooks.colab_url(stage, self.lang),
             diff=self.diff(stage, previous),
             result=result,
             hint=run.hint(self.lang),

@@ -14,8 +14,11 @@ cell replaced by its translation from ``stages/zh/NN_name.md`` (see ``nnreally.t
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections.abc import Callable, Sequence
+from functools import cache
+from importlib.metadata import PackageNotFoundError, metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -110,6 +113,40 @@ def _title(stage: Stage, lang: str) -> str:
     return said("notebook.title", number=stage.number, title=said.title(stage.name))
 
 
+# A repository on GitHub, as pyproject.toml's [project.urls] names it: its notebooks open on Colab.
+GITHUB = re.compile(
+    r"https://github\.com/(?P<repo>[\w.-]+/[\w.-]+?)(?:\.git)?(?:/tree/(?P<branch>[\w./-]+))?/?"
+)
+
+
+@cache
+def repository() -> str | None:
+    """The project's repository URL (``Repository`` or ``Source`` in ``[project.urls]``)."""
+    try:
+        entries = metadata("nnreally").get_all("Project-URL") or []
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return None
+    urls = dict(entry.split(", ", 1) for entry in entries if ", " in entry)
+    return urls.get("Repository") or urls.get("Source")
+
+
+def colab_url(stage: Stage, lang: str, url: str | None = None) -> str | None:
+    """The stage's notebook in ``lang``, opened on Colab from the GitHub repository ``url``
+    (default: the project's); None where the repository is not on GitHub or not named."""
+    found = GITHUB.fullmatch(url if url is not None else repository() or "")
+    if found is None:
+        return None
+    path = path_for(stage, Path("notebooks"), "" if lang == "en" else lang).as_posix()
+    branch = found["branch"] or "main"
+    return f"https://colab.research.google.com/github/{found['repo']}/blob/{branch}/{path}"
+
+
+def install_source() -> str:
+    """What a kernel outside a checkout installs: the GitHub repository, else nnreally by name."""
+    url = repository()
+    return f"git+{url}" if url and GITHUB.fullmatch(url) else "nnreally"
+
+
 # The first code cell of every stage notebook: what a fresh kernel, in any folder or on Colab,
 # needs before the stage's own cells. Not part of the stage.
 SETUP = """\
@@ -124,13 +161,14 @@ here = Path.cwd()
 folders = [here, *here.parents]
 checkout = next((p for p in folders if (p / "stages" / "01_raw_tensors.py").is_file()), None)
 if importlib.util.find_spec("nnreally") is None:  # a fresh kernel (Colab): install it
-    package = str(checkout or "nnreally")
+    package = str(checkout or "{source}")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
 if checkout:  # the checkout's data/ folder, whichever folder this kernel started in
     os.environ.setdefault("NNREALLY_DATA", str(checkout / "data"))
 # The stage's options, as on the command line (a value set before Jupyter started wins):
 os.environ.setdefault("NNREALLY_ARGS", "")  # e.g. "--epochs 1 --data digits"
 """
+SETUP = SETUP.format(source=install_source())
 
 
 def _practice(stage: Stage, lang: str) -> str | None:
