@@ -6,7 +6,9 @@ import getpass
 import json
 import os
 import re
+import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -232,3 +234,91 @@ def _children_with(variable: str) -> list[int]:
         ):
             found.append(int(entry.name))
     return found
+
+
+# --- several machines: two torchrun launchers on this one, as the README's command runs them ---
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _node(port: int, run_id: str, *command: str, env: dict | None = None) -> subprocess.Popen:
+    """One "machine" of two: the README's torchrun command, its rendezvous on 127.0.0.1."""
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2"]
+    rendezvous = ["--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}"]
+    return subprocess.Popen(
+        [*torchrun, "--nproc-per-node", "1", *rendezvous, "--rdzv-id", run_id, *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+    )
+
+
+@pytest.mark.slow
+def test_two_machines_train_as_one_process_with_their_combined_batch(tmp_path, digits):
+    port, out = _free_port(), tmp_path / "two-nodes.pt"
+    command = ["-m", "tests.workers.ddp_parameters", "32", str(out)]
+    env = {"TMPDIR": str(tmp_path)}  # torchrun's own /tmp/torchelastic_* log folders
+    nodes = [_node(port, "nnreally-test", *command, env=env) for _ in range(2)]
+    for node in nodes:
+        _, err = node.communicate(timeout=300)
+        assert node.returncode == 0, err
+    single = train("14", digits.head(SAMPLES), bs=64, epochs=1).variables["model"].state_dict()
+    double = torch.load(out)
+    assert double.keys() == single.keys()
+    for name in single:
+        torch.testing.assert_close(double[name], single[name], atol=PARAMETER_TOL, rtol=0)
+
+
+def _children_of(parent: int) -> list[int]:
+    """The processes whose parent is ``parent`` (torchrun's workers, in sessions of their own)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(entry.parent.name))
+    return found
+
+
+def _first_to_print(start: str, nodes: list[subprocess.Popen], seconds: float) -> subprocess.Popen:
+    """The node whose stdout first has a line beginning with ``start`` (the others print none)."""
+    deadline = time.monotonic() + seconds
+    with selectors.DefaultSelector() as selector:
+        for node in nodes:
+            selector.register(node.stdout, selectors.EVENT_READ, node)
+        while time.monotonic() < deadline:
+            for key, _ in selector.select(timeout=1):
+                line = key.fileobj.readline()
+                if line.startswith(start):
+                    return key.data
+                if not line:  # that node's output ended
+                    selector.unregister(key.fileobj)
+    raise AssertionError(f"no line beginning {start!r} in {seconds} s")
+
+
+@pytest.mark.slow
+def test_a_machine_that_dies_ends_the_other_with_its_ranks_one_line_and_no_hang(tmp_path):
+    port = _free_port()
+    command = ["-m", "nnreally.stages", "14", "--data", "digits", "--epochs", "30"]
+    env = {"TMPDIR": str(tmp_path)}
+    first, second = (_node(port, "nnreally-kill", *command, env=env) for _ in range(2))
+    reporter = _first_to_print("epoch 1:", [first, second], seconds=120)  # rank 0, either node
+    dead = second if reporter is first else first
+    for pid in [*_children_of(dead.pid), dead.pid]:  # the machine goes: its rank and launcher
+        os.kill(pid, signal.SIGKILL)
+    dead.wait(timeout=30)
+    start = time.monotonic()
+    _, err = reporter.communicate(timeout=120)  # well inside the 60 s process-group timeout
+    assert time.monotonic() - start < 60
+    assert reporter.returncode != 0
+    ours = [e for e in err.splitlines() if e.startswith("python -m nnreally.stages:")]
+    assert len(ours) == 1, err  # the surviving rank's one line; torchrun's own report follows
+    assert "Traceback" not in err.split(ours[0])[0]  # no traceback of the rank's before it
+    assert re.search(r"error: .*(lost|closed|reset|peer)", ours[0], re.IGNORECASE), ours[0]
