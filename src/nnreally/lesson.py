@@ -28,8 +28,8 @@ from nnreally.distributed import group_of_one, launch, launched
 from nnreally.errors import DivergedError, UsageError
 from nnreally.options import PNG_METADATA, STAGE_SETTINGS, image_path, resolve_device
 from nnreally.recording import Recording
-from nnreally.run import describe_data, device_line, settings_line
-from nnreally.texts import words
+from nnreally.run import data_line, device_line, settings_line
+from nnreally.texts import saying
 
 __all__ = [  # UsageError too: a stage raises it for a setting it cannot honour (13)
     "UsageError",
@@ -109,7 +109,7 @@ def load_data() -> Data:
         for note in data.note.splitlines() if found.speaks else ():
             print(f"note: {note}", file=sys.stderr, flush=True)
     found.note_data(data)
-    found.say(lambda lang: words(lang)("run.data", data=describe_data(data, lang)))
+    found.say(partial(data_line, data))
     return data
 
 
@@ -154,9 +154,9 @@ def show_image(image: torch.Tensor, title: str = "") -> None:
 
         number = found.stage.number if found.stage else ""
         path = save_png(png, image_path(found.output.plot, number, count))
-        found.say(lambda lang: words(lang)("run.image_saved", title=title, path=path))
+        found.say(saying("run.image_saved", title=title, path=path))
     else:
-        found.say(lambda lang: words(lang)("run.image_unsaved", title=title))
+        found.say(saying("run.image_unsaved", title=title))
 
 
 def _in_notebook() -> bool:

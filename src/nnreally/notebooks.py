@@ -130,10 +130,14 @@ def repository() -> str | None:
     return urls.get("Repository") or urls.get("Source")
 
 
-def colab_url(stage: Stage, lang: str, url: str | None = None) -> str | None:
-    """The stage's notebook in ``lang``, opened on Colab from the GitHub repository ``url``
-    (default: the project's); None where the repository is not on GitHub or not named."""
-    found = GITHUB.fullmatch(url if url is not None else repository() or "")
+def _on_github() -> re.Match | None:
+    return GITHUB.fullmatch(repository() or "")
+
+
+def colab_url(stage: Stage, lang: str) -> str | None:
+    """The stage's notebook in ``lang``, opened on Colab from the project's repository; None
+    where the repository is not on GitHub or not named."""
+    found = _on_github()
     if found is None:
         return None
     path = path_for(stage, Path("notebooks"), "" if lang == "en" else lang).as_posix()
@@ -143,8 +147,7 @@ def colab_url(stage: Stage, lang: str, url: str | None = None) -> str | None:
 
 def install_source() -> str:
     """What a kernel outside a checkout installs: the GitHub repository, else nnreally by name."""
-    url = repository()
-    return f"git+{url}" if url and GITHUB.fullmatch(url) else "nnreally"
+    return f"git+{repository()}" if _on_github() else "nnreally"
 
 
 # The first code cell of every stage notebook: what a fresh kernel, in any folder or on Colab,

@@ -26,7 +26,7 @@ from nnreally.errors import RunError
 from nnreally.options import Output, Training
 from nnreally.registry import Stage
 from nnreally.run import Epoch, Run, Shown, label
-from nnreally.texts import LANGUAGES, SOURCE, words
+from nnreally.texts import LANGUAGES, SOURCE, saying, words
 from nnreally.translations import narrative
 
 clock = time.perf_counter  # the epochs' clock
@@ -131,13 +131,13 @@ class Recording:
     @contextmanager
     def untimed(self, what: str) -> Iterator[None]:
         """Time a block of one-off work apart from the epochs' times."""
-        self.say(lambda lang: words(lang)("run.untimed_start", what=what))
+        self.say(saying("run.untimed_start", what=what))
         start = clock()
         yield
         seconds = clock() - start
         self._untimed[what] = self._untimed.get(what, 0.0) + seconds
         self._mark += seconds
-        self.say(lambda lang: words(lang)("run.untimed_end", what=what, seconds=f"{seconds:.1f}"))
+        self.say(saying("run.untimed_end", what=what, seconds=f"{seconds:.1f}"))
 
     def _touch(self) -> None:
         """Before the first epoch, every lesson call restarts the clock (see the docstring)."""

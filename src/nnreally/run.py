@@ -205,6 +205,11 @@ def settings_line(settings: dict[str, object], seed: int, lang: str = SOURCE) ->
     return said("run.settings", settings=shown, seed=seed)
 
 
+def data_line(data: Data, lang: str = SOURCE) -> str:
+    """``data: digits: 50,000 train / 10,000 valid images (...)``, in ``lang``."""
+    return words(lang)("run.data", data=describe_data(data, lang))
+
+
 def device_line(device: object, lang: str = SOURCE) -> str:
     """``device: cpu (no GPU found)``: the device a stage runs on, in ``lang``."""
     missing = words(lang)("run.no_gpu") if str(device) == "cpu" else ""

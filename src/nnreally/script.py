@@ -73,9 +73,7 @@ def end_on_interrupt(prog: str) -> None:
 
 
 def _interrupted(prog: str, signum: int, frame: object) -> NoReturn:
-    code = report_error(prog, KeyboardInterrupt())
-    _flush()
-    os._exit(code)
+    _end(report_error(prog, KeyboardInterrupt()))
 
 
 def _flush() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -90,3 +90,9 @@ class Words:
 def words(lang: str = SOURCE) -> Words:
     """The ``Words`` of ``lang``."""
     return Words(lang)
+
+
+def saying(key: str, **values: object) -> Callable[[str], str]:
+    """The catalog text ``key`` with ``values``, to be said in whichever language is asked:
+    ``saying("run.untimed_start", what=...)("zh")``."""
+    return lambda lang: words(lang)(key, **values)
