@@ -8,7 +8,6 @@ import os
 import re
 import selectors
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -239,12 +238,6 @@ def _children_with(variable: str) -> list[int]:
 # --- several machines: two torchrun launchers on this one, as the README's command runs them ---
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _node(port: int, run_id: str, *command: str, env: dict | None = None) -> subprocess.Popen:
     """One "machine" of two: the README's torchrun command, its rendezvous on 127.0.0.1."""
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2"]
@@ -260,7 +253,7 @@ def _node(port: int, run_id: str, *command: str, env: dict | None = None) -> sub
 
 @pytest.mark.slow
 def test_two_machines_train_as_one_process_with_their_combined_batch(tmp_path, digits):
-    port, out = _free_port(), tmp_path / "two-nodes.pt"
+    port, out = distributed.free_port(), tmp_path / "two-nodes.pt"
     command = ["-m", "tests.workers.ddp_parameters", "32", str(out)]
     env = {"TMPDIR": str(tmp_path)}  # torchrun's own /tmp/torchelastic_* log folders
     nodes = [_node(port, "nnreally-test", *command, env=env) for _ in range(2)]
@@ -305,7 +298,7 @@ def _first_to_print(start: str, nodes: list[subprocess.Popen], seconds: float) -
 
 @pytest.mark.slow
 def test_a_machine_that_dies_ends_the_other_with_its_ranks_one_line_and_no_hang(tmp_path):
-    port = _free_port()
+    port = distributed.free_port()
     command = ["-m", "nnreally.stages", "14", "--data", "digits", "--epochs", "30"]
     env = {"TMPDIR": str(tmp_path)}
     first, second = (_node(port, "nnreally-kill", *command, env=env) for _ in range(2))
