@@ -134,13 +134,18 @@ def test_the_zh_notebook_is_the_same_code_with_the_chinese_narrative(stage: Stag
         assert ex.commands("zh") in closing
 
 
+def fake_checkout(root: Path) -> Path:
+    """A folder the setup cell takes for a checkout: stages/01_raw_tensors.py, notebooks/zh/."""
+    (root / "stages").mkdir(parents=True)
+    (root / "stages" / "01_raw_tensors.py").write_text("")
+    (root / "notebooks" / "zh").mkdir(parents=True)
+    return root
+
+
 def test_the_setup_cell_finds_the_checkout_s_data_folder_from_any_folder(tmp_path, monkeypatch):
     """Run from notebooks/zh/ of a checkout, the setup points the data at the checkout's data/
     and leaves options already set alone; run outside any checkout, it changes nothing."""
-    checkout = tmp_path / "repo"
-    (checkout / "stages").mkdir(parents=True)
-    (checkout / "stages" / "01_raw_tensors.py").write_text("")
-    (checkout / "notebooks" / "zh").mkdir(parents=True)
+    checkout = fake_checkout(tmp_path / "repo")
     monkeypatch.delenv("NNREALLY_DATA")
     monkeypatch.setenv("NNREALLY_ARGS", "--epochs 1")
     monkeypatch.chdir(checkout / "notebooks" / "zh")
@@ -163,10 +168,7 @@ def test_the_setup_cell_installs_the_package_where_the_kernel_lacks_it(tmp_path,
     monkeypatch.setattr(subprocess, "run", lambda cmd, check: installed.append(cmd))
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # not installed
-    checkout = tmp_path / "repo"
-    (checkout / "stages").mkdir(parents=True)
-    (checkout / "stages" / "01_raw_tensors.py").write_text("")
-    (checkout / "notebooks").mkdir()
+    checkout = fake_checkout(tmp_path / "repo")
     monkeypatch.chdir(checkout / "notebooks")
     exec(notebooks.SETUP, {})
     monkeypatch.chdir(tmp_path)
