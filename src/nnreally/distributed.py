@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import socket
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from nnreally.errors import FAILURES_VARIABLE, RankFailedError
+from nnreally.errors import FAILURES_VARIABLE, RankFailedError, RunError
 
 MONITOR_INTERVAL = 0.5  # seconds between the launcher's checks on its workers
 # FAILURES_VARIABLE names a folder where a failing rank notes when it failed (``rank-N``) and,
@@ -84,15 +87,19 @@ def note_failure() -> None:
         Path(folder, f"rank-{rank()}").write_text(str(time.time_ns()))
 
 
-# What gloo says in the ranks left behind when another rank's process is gone.
+# What gloo says in the ranks left behind when another rank's process is gone, and how a
+# rank of nnreally's launch notes it.
 PEER_LOST = ("Connection reset by peer", "Connection closed by peer", "Broken pipe")
+LOST_PEER = "lost another rank"
 
 
-def lost_peer(error: BaseException) -> bool:
-    """In a launched rank: a collective that failed because another rank is gone."""
-    return (
-        launched() and isinstance(error, RuntimeError) and any(s in str(error) for s in PEER_LOST)
-    )
+def as_rank_error(error: BaseException) -> BaseException:
+    """In a launched rank: a collective that failed because another rank is gone becomes this
+    rank's one line (the launcher names that other rank, or its machine); any other error is
+    returned as it is."""
+    if launched() and isinstance(error, RuntimeError) and any(s in str(error) for s in PEER_LOST):
+        return RunError(f"{LOST_PEER}: {str(error).splitlines()[0]}")
+    return error
 
 
 def _first_failed(folder: str, error) -> tuple[int, bool]:
@@ -116,37 +123,113 @@ def _first_failed(folder: str, error) -> tuple[int, bool]:
     return error.get_first_failure()[0], False
 
 
-def without_nproc(argv: Sequence[str]) -> list[str]:
-    """A command line minus ``--nproc N``: what each launched process runs."""
+LAUNCH_OPTIONS = ("--nproc", "--nnodes", "--rdzv-endpoint")
+
+
+def without_launch_options(argv: Sequence[str]) -> list[str]:
+    """A command line minus ``--nproc N`` and the machines' options: what each process runs."""
     out, skip = [], False
     for arg in argv:
         if skip:
             skip = False
-        elif arg == "--nproc":
+        elif arg in LAUNCH_OPTIONS:
             skip = True
-        elif not arg.startswith("--nproc="):
+        elif not arg.startswith(tuple(f"{o}=" for o in LAUNCH_OPTIONS)):
             out.append(arg)
     return out
 
 
-def launch(nproc: int, command: Sequence[str]) -> None:
-    """Run ``command`` in ``nproc`` processes through torchrun's launcher.
+def _machine_gone(folder: str, nproc: int, nnodes: int, which: str = "") -> str:
+    """The one line for a machine that went: which one, its ranks, and what this one saw.
+
+    Ranks are numbered machine by machine (torchrun gives machine ``m`` ranks ``m * nproc``
+    on), and this machine's ranks noted their failures in ``folder``. With two machines the
+    one that went is the other; with more, the address in gloo's message names it.
+    """
+    notes = sorted(Path(folder).glob("rank-*.error"), key=lambda p: int(p.stem.split("-")[1]))
+    here = int(notes[0].stem.split("-")[1]) // nproc if notes else None
+    said = notes[0].read_text() if notes else ""
+    at = re.search(r"\[([^\]\s/]+)\]:\d+", said)
+    if nnodes == 2 and here is not None:
+        there = 1 - here
+        ranks = _span(there * nproc, (there + 1) * nproc - 1)
+        machine = f"machine {there} of 2 ({ranks}{f', at {at[1]}' if at else ''}"
+        machine += f", {which})" if which else ")"
+    else:
+        machine = f"the machine {which}" if which else "another machine"
+        machine += f" (at {at[1]})" if at and not which else ""
+    seen = next((s for s in PEER_LOST if s in said), None)
+    how = f": rank {notes[0].stem.split('-')[1]} saw {seen}" if notes and seen else ""
+    return f"{machine} is gone{how}; the launcher stopped this machine's ranks"
+
+
+@contextmanager
+def _store_warnings_dropped() -> Iterator[None]:
+    """This process's stderr (its ranks' too) without PyTorch's C++ warnings, each with a
+    stack of frames, about a rendezvous store whose machine went: that is said in one line.
+
+    Only an environment variable read when torch loads (``TORCH_CPP_LOG_LEVEL``) silences
+    them, and torch is loaded by then; so stderr goes through a pipe that drops them.
+    """
+    sys.stderr.flush()
+    stderr, (read, write) = os.dup(2), os.pipe()
+    os.dup2(write, 2)
+    os.close(write)
+
+    def forward() -> None:
+        dropping = False
+        with open(read, "rb") as lines, open(os.dup(stderr), "wb", buffering=0) as out:
+            for line in lines:
+                if line.startswith(b"[W") and b"TCPStore.cpp" in line:
+                    dropping = True
+                elif not dropping or (not line.startswith(STACK_LINES) and line.strip()):
+                    dropping = False
+                    out.write(line)
+
+    thread = threading.Thread(target=forward, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(stderr, 2)  # the pipe's last writer here closes: the thread reads to its end
+        os.close(stderr)
+        thread.join(timeout=5)
+
+
+STACK_LINES = (b"Exception raised from", b"frame #", b"<omitting")  # a C++ warning's stack
+
+
+def _span(first: int, last: int) -> str:
+    return f"rank {first}" if first == last else f"ranks {first}-{last}"
+
+
+def launch(
+    nproc: int, command: Sequence[str], nnodes: int = 1, endpoint: str | None = None
+) -> None:
+    """Run ``command`` in ``nproc`` processes through torchrun's launcher; with ``nnodes``
+    machines, ``nproc`` on each, the launchers meeting at ``endpoint`` (``HOST:PORT``).
 
     ``command`` is what follows ``python``: ``[script, *args]`` or ``["-m", module, *args]``;
-    its ``--nproc`` option is dropped.
+    its launch options are dropped.
 
-    Raises ``RankFailedError`` naming the first rank that failed; the launcher has already
-    stopped the others by then.
+    Raises ``RankFailedError`` naming the first rank that failed (or the machine that went);
+    the launcher has already stopped this machine's other ranks by then.
     """
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.elastic.rendezvous import RendezvousError
     from torch.distributed.run import parse_args, run
 
-    command = without_nproc(command)
+    command = without_launch_options(command)
     folder = tempfile.mkdtemp(prefix="nnreally-ranks-")  # removed at the end, whatever happens
+    meeting = ["--standalone"]  # one machine: a rendezvous of its own on a free port
+    if nnodes > 1:
+        meeting = ["--nnodes", str(nnodes), "--rdzv-backend", "c10d", "--rdzv-endpoint"]
+        meeting += [str(endpoint), "--rdzv-id", "nnreally"]
     args = parse_args(
         [
-            "--standalone",
+            *meeting,
             "--log-dir",  # its own default is a /tmp/torchelastic_* folder it never removes
             os.path.join(folder, "logs"),
             "--nproc-per-node",
@@ -166,13 +249,20 @@ def launch(nproc: int, command: Sequence[str]) -> None:
     level = elastic.level
     elastic.setLevel(logging.CRITICAL)  # says again, in its own format, what is said below
     try:
-        run(args)
+        with _store_warnings_dropped() if nnodes > 1 else nullcontext():
+            run(args)
     except SignalException:  # Ctrl-C (or a kill): the launcher has stopped every rank
         raise KeyboardInterrupt from None
+    except RendezvousError:  # the machine that held the rendezvous (its store) is gone
+        gone = _machine_gone(folder, nproc, nnodes, f"which held the rendezvous at {endpoint}")
+        raise RankFailedError(gone) from None
     except ChildFailedError as e:
         failed_rank, raised = _first_failed(folder, e)
         code = e.failures[failed_rank].exitcode
         said = Path(folder, f"rank-{failed_rank}.error")
+        lost = said.is_file() and said.read_text().startswith(LOST_PEER)
+        if nnodes > 1 and lost and raised:  # no rank here was killed: another machine went
+            raise RankFailedError(_machine_gone(folder, nproc, nnodes)) from None
         if said.is_file():  # an expected error: its one line, said here once for all ranks
             how = f"failed: {said.read_text()}"
         elif raised:  # its exit status may be a later abort, in a library's thread at exit
@@ -182,7 +272,7 @@ def launch(nproc: int, command: Sequence[str]) -> None:
         else:
             how = f"exited with code {code}"
         raise RankFailedError(
-            f"rank {failed_rank} of {nproc} {how}; the launcher stopped the other ranks"
+            f"rank {failed_rank} of {nproc * nnodes} {how}; the launcher stopped the other ranks"
         ) from None
     finally:
         elastic.setLevel(level)

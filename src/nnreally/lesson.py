@@ -26,7 +26,7 @@ from nnreally.data import Data, default_data_dir
 from nnreally.data import load_data as _load_data
 from nnreally.distributed import group_of_one, launch, launched
 from nnreally.errors import DivergedError, UsageError
-from nnreally.options import PNG_METADATA, STAGE_SETTINGS, image_path, resolve_device
+from nnreally.options import GO_WITH, PNG_METADATA, STAGE_SETTINGS, image_path, resolve_device
 from nnreally.recording import Recording
 from nnreally.run import data_line, device_line, settings_line
 from nnreally.texts import saying
@@ -73,7 +73,7 @@ def settings(**defaults: object) -> tuple:
     if unknown:
         raise TypeError(f"settings() knows {', '.join(STAGE_SETTINGS)}, not {unknown}")
     given = found.training.given()
-    extra = [k for k in given if k not in defaults]
+    extra = [k for k in given if k not in defaults and GO_WITH.get(k) not in defaults]
     if extra:
         flag = "--" + extra[0].replace("_", "-")
         raise UsageError(
@@ -221,17 +221,17 @@ def start_processes(nproc: int) -> None:
     """Make this stage one of ``nproc`` processes, as torchrun does (stage 14).
 
     Under torchrun: nothing to do. Asked for several processes outside torchrun: start this
-    same command in ``nproc`` processes through torchrun's launcher, wait for them, and stop
-    this process's run here (``script.Launched``). One process: describe a group of one in
-    the environment, as torchrun would, and leave it when the stage ends.
+    command in ``nproc`` processes (on each of ``--nnodes`` machines) through torchrun's
+    launcher, wait for them, and stop this run here (``script.Launched``). One process: a
+    group of one described in the environment, as torchrun would, left when the stage ends.
     """
     found = _recording()
     if launched():
         return
-    if nproc > 1:
+    if nproc > 1 or (found.training.nnodes or 1) > 1:
         if found.command is None:
             raise UsageError("--nproc: several processes start from the command line only")
-        launch(nproc, found.command)
+        launch(nproc, found.command, found.training.nnodes or 1, found.training.rdzv_endpoint)
         found.note_launched()
         raise script.Launched
     found.exits.enter_context(group_of_one())

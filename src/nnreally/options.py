@@ -26,6 +26,8 @@ SEED = 0
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_PROCESSES = 64  # more processes than this on one machine is surely a typo
 STAGE_SETTINGS = ("bs", "lr", "epochs", "cuda_graph", "nproc")  # what a stage's settings() declares
+# Options that go with a stage setting: where the stage has no --nproc, it has no machines either.
+GO_WITH = {"nnodes": "nproc", "rdzv_endpoint": "nproc"}
 # Every PNG nnreally writes says so in its Software text, as an early chunk: by it an image file
 # of an earlier run is told from a user's file of the same name, which is never replaced.
 PNG_METADATA = {"Software": "nnreally"}
@@ -98,11 +100,18 @@ class Training:
     limit: int | None = None
     cuda_graph: bool = False
     nproc: int | None = None
+    nnodes: int | None = None
+    rdzv_endpoint: str | None = None
 
     def given(self) -> dict[str, object]:
-        """The stage settings this run overrides: those given on the command line."""
-        values = {k: getattr(self, k) for k in STAGE_SETTINGS}
+        """The stage settings this run overrides (and the options that go with them, as
+        ``GO_WITH`` says): those given on the command line."""
+        values = {k: getattr(self, k) for k in (*STAGE_SETTINGS, *GO_WITH)}
         return {k: v for k, v in values.items() if v is not None and v is not False}
+
+    def launches(self) -> bool:
+        """Whether this run starts other processes (stage 14's ``--nproc 2``, ``--nnodes 2``)."""
+        return (self.nproc or 1) > 1 or (self.nnodes or 1) > 1
 
 
 @dataclass(frozen=True)
@@ -150,8 +159,30 @@ def add_training_options(
     add(
         "--nproc",
         type=_number(int, 1, MAX_PROCESSES),
-        help="stage 14: processes to start through torchrun (default: run in this one)",
+        help="stage 14: processes to start through torchrun (default: run in this one); "
+        "per machine with --nnodes",
     )
+    add(
+        "--nnodes",
+        type=_number(int, 1, MAX_PROCESSES),
+        help="stage 14: machines that train together, each running this same command "
+        "(default 1); needs --rdzv-endpoint",
+    )
+    add(
+        "--rdzv-endpoint",
+        type=_endpoint,
+        metavar="HOST:PORT",
+        help="stage 14 with --nnodes: where the machines meet (an address all of them reach, "
+        "the same on each)",
+    )
+
+
+def _endpoint(text: str) -> str:
+    """An argparse type: ``HOST:PORT``, the port a whole number from 1 to 65535."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (a port from 1 to 65535)")
+    return text
 
 
 def add_data_options(
@@ -198,6 +229,10 @@ def training_options(args: argparse.Namespace) -> Training:
     """The ``Training`` that ``add_training_options`` parsed, checked before any work starts."""
     training = _take(Training, args)
     resolve_device(training.device)
+    if (training.nnodes or 1) > 1 and training.rdzv_endpoint is None:
+        raise UsageError("--nnodes: the machines need --rdzv-endpoint HOST:PORT to meet at")
+    if training.rdzv_endpoint is not None and (training.nnodes or 1) == 1:
+        raise UsageError("--rdzv-endpoint: goes with --nnodes N, the number of machines")
     return training
 
 

@@ -48,7 +48,7 @@ class Recording:
         self.training = training
         self.stage = stage
         # Only rank 0 speaks; a process that hands the run to torchrun leaves it to rank 0.
-        self.speaks = rank() == 0 and not (training.nproc and training.nproc > 1 and not launched())
+        self.speaks = rank() == 0 and not (training.launches() and not launched())
         self.output = output if self.speaks else Output(quiet=True)
         self.out = out or sys.stdout
         self.data = data  # the data an earlier stage loaded, or None until load_data()

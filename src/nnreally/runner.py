@@ -18,8 +18,7 @@ import torch
 
 from nnreally import recording
 from nnreally.data import Data
-from nnreally.distributed import lost_peer, note_failure, rank
-from nnreally.errors import RunError
+from nnreally.distributed import as_rank_error, note_failure, rank
 from nnreally.options import Output, Training
 from nnreally.recording import Recording
 from nnreally.registry import Stage
@@ -49,8 +48,9 @@ def run_stage(
             variables = runpy.run_path(str(stage.path), run_name=f"stage_{stage.number}")
         except BaseException as e:
             note_failure()  # a rank of a distributed run: say when, so the launcher names it
-            if lost_peer(e):  # another rank is gone: the launcher names that one, not this
-                raise RunError(f"lost another rank: {str(e).splitlines()[0]}") from None
+            said = as_rank_error(e)  # another rank is gone: the launcher names that one
+            if said is not e:
+                raise said from None
             raise
     return opened.finish(variables, ran_with)
 

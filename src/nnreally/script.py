@@ -32,7 +32,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from nnreally.distributed import note_failure
+from nnreally.distributed import as_rank_error, note_failure
 from nnreally.errors import RunError, UsageError, check_stdout, exit_code
 from nnreally.errors import report as report_error
 from nnreally.registry import file_stage
@@ -144,6 +144,7 @@ def _on_error(prog: str, opened: Recording, kind, error, traceback) -> None:
         _end(0)
     note_failure()  # a rank of a distributed run: say when, so the launcher names it
     atexit.unregister(_at_end)
+    error = as_rank_error(error)  # another rank is gone: the launcher names that one
     code = exit_code(error)
     if code is None:  # a bug, in the stage or in nnreally: its traceback is the report
         sys.__excepthook__(kind, error, traceback)
