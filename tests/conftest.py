@@ -53,10 +53,16 @@ def train(number: str, data: Data, **training) -> Run:
     )
 
 
+# The threshold trainings' share of the digits: 20,000 training images (all 10,000 to validate)
+# train a CNN stage to half the loss it starts at, in 5 s here where all 50,000 take 13 s.
+TRAINED_ON = 20_000
+
+
 @pytest.fixture(scope="session")
 def trained(digits: Data) -> Callable[[str], Run]:
-    """Each stage trained once per session with its defaults, shared by the tests that read it."""
-    return cache(lambda number: train(number, digits))
+    """Each stage trained once per session with its defaults on the first ``TRAINED_ON``
+    training digits, shared by the tests that read it."""
+    return cache(lambda number: train(number, digits.head(TRAINED_ON)))
 
 
 def run_cli(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:

@@ -1,9 +1,11 @@
 """Every stage trains: seeded, on the built-in digits, with the tutorial's settings.
 
 Each stage must end below its validation-loss threshold while its untrained model (the same
-stage file run for zero epochs, scored on the same validation set) is above it. Measured values
-(seed 0, bs 64, 2 epochs, 50,000 digits, torch 2.13 CPU, 2-core AMD EPYC) sit beside each
-threshold; every untrained loss is near ln(10) = 2.30, far above every threshold.
+stage file run for zero epochs, scored on the same validation set) is above it. The stages train
+on the first 20,000 training digits (``TRAINED_ON``) and are scored on all 10,000 validation
+digits; measured values (seed 0, bs 64, 2 epochs, torch 2.13 CPU, a 2-core Intel Xeon) sit
+beside each threshold. Every untrained loss is near ln(10) = 2.30, far above every threshold.
+The README's figures are from all 50,000 (a CNN stage there ends near 0.35).
 """
 
 from __future__ import annotations
@@ -18,26 +20,26 @@ import torch.nn.functional as F
 from nnreally.data import SYSTEM_FASHION, Data, load_data
 from nnreally.registry import all_stages
 from nnreally.run import Run
-from tests.conftest import run_python, train
+from tests.conftest import TRAINED_ON, run_python, train
 
-# stage: (threshold, measured trained valid loss, measured untrained valid loss). The CNN
-# thresholds leave room for the spread across CPUs and thread counts (see the README): stage 11
-# has given 0.3492 to 0.4239 on other machines and thread counts, and 2.30 untrained.
+# stage: (threshold, measured trained valid loss, measured untrained valid loss). On 20,000
+# digits a CNN stage is still learning fast at the end of its two epochs, so its loss moves
+# more between CPUs and thread counts than on all 50,000: its threshold leaves room for that.
 THRESHOLDS = {
-    "01": (0.33, 0.2602, 2.3746),
-    "02": (0.33, 0.2602, 2.3746),
-    "03": (0.33, 0.2602, 2.3746),
-    "04": (0.33, 0.2595, 2.3431),
-    "05": (0.33, 0.2595, 2.3431),
-    "06": (0.33, 0.2595, 2.3431),
-    "07": (0.33, 0.2595, 2.3431),
-    "08": (0.40, 0.3250, 2.3431),
-    "09": (0.60, 0.3631, 2.3030),
-    "10": (0.60, 0.3631, 2.3030),
-    "11": (0.60, 0.3718, 2.3030),
-    "12": (0.60, 0.3718, 2.3030),
-    "13": (0.60, 0.3152, 2.3030),
-    "14": (0.60, 0.3142, 2.3030),
+    "01": (0.40, 0.2933, 2.3746),
+    "02": (0.40, 0.2933, 2.3746),
+    "03": (0.40, 0.2933, 2.3746),
+    "04": (0.40, 0.2935, 2.3431),
+    "05": (0.40, 0.2935, 2.3431),
+    "06": (0.40, 0.2935, 2.3431),
+    "07": (0.40, 0.2935, 2.3431),
+    "08": (0.40, 0.2987, 2.3431),
+    "09": (1.20, 0.7697, 2.3030),
+    "10": (1.20, 0.7697, 2.3030),
+    "11": (1.20, 0.7871, 2.3030),
+    "12": (1.20, 0.7871, 2.3030),
+    "13": (1.20, 0.6419, 2.3030),
+    "14": (1.20, 0.8813, 2.3030),
 }
 
 
@@ -69,7 +71,7 @@ def test_stage_trains_below_threshold(number: str, trained, digits: Data):
     assert [e.epoch for e in session.history] == [1, 2]
     assert untrained_loss(number, digits) > threshold, "the threshold must fail an untrained model"
     assert session.history[-1].valid_loss < threshold
-    assert session.history[-1].valid_acc > 0.85
+    assert session.history[-1].valid_acc > 0.6  # six times chance
 
 
 def test_same_seed_same_history(digits: Data):
@@ -161,7 +163,7 @@ def test_a_stage_runs_as_a_script_from_anywhere(tmp_path, data_dir):
     ]
 
 
-FASHION_THRESHOLD = 0.70  # measured 0.5156 (accuracy 81.49%), seed 0, 2 epochs
+FASHION_THRESHOLD = 0.90  # measured 0.6041 (accuracy 78.44%), seed 0, 2 epochs, 20,000 images
 
 
 @pytest.mark.slow
@@ -172,7 +174,7 @@ FASHION_THRESHOLD = 0.70  # measured 0.5156 (accuracy 81.49%), seed 0, 2 epochs
 def test_stage_11_trains_on_fashion_mnist_unchanged():
     """The tutorial's claim for stage 11: the same model trains on another 28x28 data set."""
     fashion = load_data("fashion-mnist")
-    session = train("11", fashion)
+    session = train("11", fashion.head(TRAINED_ON))
     assert session.data.name == "fashion-mnist"
     assert untrained_loss("11", fashion) > FASHION_THRESHOLD > session.history[-1].valid_loss
 
