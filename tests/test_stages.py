@@ -10,7 +10,6 @@ The README's figures are from all 50,000 (a CNN stage there ends near 0.35).
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -140,22 +139,7 @@ def test_a_stage_runs_as_a_script_from_anywhere(tmp_path, data_dir):
     assert "grad_fn" in out  # the demo: the first batch's loss before training
     done = [line for line in out.splitlines() if line.startswith("stage 05 done: valid loss")]
     assert len(done) == 1  # the final line (500 images, one epoch: a hint to train longer follows)
-    quiet = run_python(
-        str(path),
-        "--data",
-        "digits",
-        "--epochs",
-        "1",
-        "--limit",
-        "500",
-        "--quiet",
-        "--json",
-        cwd=tmp_path,
-    )
-    assert quiet.returncode == 0, quiet.stderr
-    record = json.loads(quiet.stdout)
-    assert (record["stage"], record["epochs"], record["n_train"]) == ("05", 1, 500)
-    assert "grad_fn" not in quiet.stderr
+    # --json and --quiet in script mode: tests/test_script.py
     bad = run_python(str(path), "--bs", "0", cwd=tmp_path)
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
