@@ -13,10 +13,10 @@ import time
 import pytest
 import torch
 
-from nnreally import cli
+from nnreally import cli, runner
 from nnreally.options import image_path, is_own_png
 from nnreally.registry import all_stages
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_python
 
 SMALL = ["--limit", "1000", "--data", "digits"]
 
@@ -169,7 +169,7 @@ def test_interrupt_exits_130(capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "run_stages", interrupted)
+    monkeypatch.setattr(runner, "run_stages", interrupted)
     code, _, err = call(capsys, "05", *SMALL)
     assert_one_line_error(code, err, 130, "interrupted")
 
@@ -280,7 +280,7 @@ def test_plot_images_that_nnreally_did_not_write_are_refused_before_training(
     theirs = image_path(plot, "01", 4)
     assert theirs.name == "p-01-image4.png"
     theirs.write_bytes(b"the user's own")
-    monkeypatch.setattr(cli, "run_stages", lambda *a, **k: pytest.fail("it trained"))
+    monkeypatch.setattr(runner, "run_stages", lambda *a, **k: pytest.fail("it trained"))
     code, _, err = call(capsys, "01", "--plot", str(plot), *SMALL)
     assert_one_line_error(code, err, 2, str(theirs), "nnreally did not write it")
     assert theirs.read_bytes() == b"the user's own"
@@ -328,3 +328,19 @@ def test_show_without_stdout_is_one_line_and_exit_1():
         "python -m nnreally.stages: error: stdout is closed (>&-): "
         "send it somewhere, e.g. >/dev/null\n"
     )
+
+
+def test_reading_and_usage_errors_load_no_pytorch():
+    """show, diff, the list, --help and a usage error answer at once: none of them loads
+    PyTorch or matplotlib (about 3 s of a command's start on a small machine)."""
+    commands = [["show", "05"], ["diff", "04", "05"], [], ["--help"], ["05", "--bs", "0"]]
+    script = (
+        "import contextlib, io, sys\n"
+        "from nnreally import cli\n"
+        f"for argv in {commands!r}:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "        cli.main(argv)\n"
+        "print(sorted({'torch', 'matplotlib'} & set(sys.modules)))\n"
+    )
+    result = run_python("-c", script)
+    assert (result.returncode, result.stdout) == (0, "[]\n"), result.stderr

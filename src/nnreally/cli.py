@@ -22,7 +22,6 @@ from nnreally.options import (
 )
 from nnreally.registry import all_stages, select
 from nnreally.run import markdown_table, summary_table
-from nnreally.runner import run_stages
 from nnreally.script import exit_with
 from nnreally.texts import words
 
@@ -101,6 +100,8 @@ def run(argv: list[str], prog: str) -> int:
     training, output = training_options(args), output_options(args)
     out = sys.stderr if output.json else sys.stdout  # with --json, stdout carries only JSON
     command = ["-m", "nnreally.stages", *argv]  # what torchrun starts for --nproc
+    from nnreally.runner import run_stages  # PyTorch: loaded only for a command that trains
+
     runs = [r for r in run_stages(stages, training, output, out, command) if r.history]
     if len(runs) > 1 and not output.quiet:
         print(f"\n{summary_table(runs, output.lang)}", file=out)

@@ -29,6 +29,10 @@ class WriteError(RunError):
         self.path, self.reason = Path(path), reason
 
 
+class DataError(RunError):
+    """A data source that is missing, unreadable or not in the expected layout."""
+
+
 class DivergedError(RunError):
     """The loss stopped being a finite number."""
 

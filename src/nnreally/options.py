@@ -15,12 +15,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from nnreally.data.folder import data_dir_arg
 from nnreally.errors import UsageError
 from nnreally.texts import LANGUAGES, SOURCE, default_language
+
+if TYPE_CHECKING:
+    import torch
 
 SEED = 0
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -76,6 +78,8 @@ class DeviceError(UsageError):
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple's MPS, then the CPU; a named device must exist."""
+    import torch  # here: the options are read before anything loads PyTorch (show, diff, ...)
+
     has_mps = torch.backends.mps.is_available()
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"

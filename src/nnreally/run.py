@@ -10,13 +10,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 from unicodedata import east_asian_width
 
-from nnreally.data import Data
-from nnreally.data.digits_cache import ORIGIN
 from nnreally.options import Training
 from nnreally.registry import Stage
 from nnreally.texts import SOURCE, words
+
+if TYPE_CHECKING:
+    from nnreally.data import Data
 
 CHANCE = math.log(10)  # the loss of a model that guesses among ten classes
 NEAR_CHANCE = 2.2  # a final validation loss from here up has barely left chance
@@ -218,6 +220,8 @@ def device_line(device: object, lang: str = SOURCE) -> str:
 
 def describe_data(data: Data, lang: str = SOURCE) -> str:
     """One line about the data: name, sizes and origin, in ``lang``."""
+    from nnreally.data.digits_cache import ORIGIN  # here: the digits' maker loads PyTorch
+
     origin = words(lang)("data.digits_origin") if data.origin == ORIGIN else data.origin
     return words(lang)(
         "data.line",

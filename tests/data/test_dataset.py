@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from nnreally.data.dataset import N_TRAIN, N_VALID, Data, DataError, as_tensors, split_sizes
+from nnreally.data.dataset import N_TRAIN, N_VALID, Data, as_tensors, split_sizes
+from nnreally.errors import DataError
 from tests.data.makers import split
 
 

@@ -8,19 +8,29 @@ into the arrays ``layout`` finds and ``dataset`` checks. ``download`` fetches an
 write atomic and leaves nothing behind.
 """
 
-from nnreally.data.dataset import Data, DataError
-from nnreally.data.download import DownloadError
-from nnreally.data.folder import check_data_dir, data_dir_arg, default_data_dir
-from nnreally.data.sources import SYSTEM_FASHION, load_data, load_digits
+from __future__ import annotations
 
-__all__ = [
-    "SYSTEM_FASHION",
-    "Data",
-    "DataError",
-    "DownloadError",
-    "check_data_dir",
-    "data_dir_arg",
-    "default_data_dir",
-    "load_data",
-    "load_digits",
-]
+import importlib
+
+from nnreally.errors import DataError
+
+# Each name is imported from its module when it is first asked for, so that what only reads
+# options (show, diff, a usage error) loads neither PyTorch nor matplotlib.
+_HOMES = {
+    "Data": "dataset",
+    "DownloadError": "download",
+    "check_data_dir": "folder",
+    "data_dir_arg": "folder",
+    "default_data_dir": "folder",
+    "SYSTEM_FASHION": "sources",
+    "load_data": "sources",
+    "load_digits": "sources",
+}
+__all__ = [*_HOMES, "DataError"]
+
+
+def __getattr__(name: str) -> object:
+    """``nnreally.data.load_data`` and the rest, from their modules (imported on first use)."""
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from nnreally.errors import RunError
+from nnreally.errors import DataError
 
 SIDE = 28  # MNIST's image side
 PIXELS = SIDE * SIDE
@@ -24,10 +24,6 @@ CLASSES = 10
 N_TRAIN, N_VALID = 50_000, 10_000  # the tutorial's split of MNIST's 60,000 training images
 VALID_PART = (N_TRAIN + N_VALID) // N_VALID  # validation is the last sixth, as there
 IMAGE_SHAPES = ((PIXELS,), (SIDE, SIDE), (1, SIDE, SIDE), (SIDE, SIDE, 1))
-
-
-class DataError(RunError):
-    """A data source that is missing, unreadable or not in the expected layout."""
 
 
 @dataclass(frozen=True)

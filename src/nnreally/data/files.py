@@ -21,13 +21,14 @@ from typing import IO
 import torch
 
 from nnreally.data import formats
-from nnreally.data.dataset import CLASSES, Data, DataError
+from nnreally.data.dataset import CLASSES, Data
 from nnreally.data.folder import why
 from nnreally.data.formats import FRESH_COPY, brief
 from nnreally.data.idx import read_idx_dir
 from nnreally.data.layout import to_data
 from nnreally.data.npy import read_npy, read_npz
 from nnreally.data.unpickle import RefusedGlobal, unpickle
+from nnreally.errors import DataError
 
 __all__ = ["CLASSES", "FRESH_COPY", "Data", "DataError", "read_file", "read_path"]
 

@@ -14,7 +14,7 @@ import os
 import stat
 from pathlib import Path
 
-from nnreally.data.dataset import DataError
+from nnreally.errors import DataError
 
 VARIABLE = "NNREALLY_DATA"
 DEFAULT = "data"

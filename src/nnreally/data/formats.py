@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import IO
 
-from nnreally.data.dataset import DataError
+from nnreally.errors import DataError
 
 HEAD = 512  # bytes looked at: a tar header's magic sits at offset 257
 CHUNK = 1 << 20

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from nnreally.data import formats
-from nnreally.data.dataset import Data, DataError, as_tensors, split_sizes
+from nnreally.data.dataset import Data, as_tensors, split_sizes
+from nnreally.errors import DataError
 
 IDX_FILES = (
     "train-images-idx3-ubyte",

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from nnreally.data.dataset import Data, DataError, as_tensors, split_sizes
+from nnreally.data.dataset import Data, as_tensors, split_sizes
+from nnreally.errors import DataError
 
 LAYOUT = "((x_train, y_train), (x_valid, y_valid), ...) or a dict of x_train, y_train, ..."
 _SEQUENCES = (tuple, list)

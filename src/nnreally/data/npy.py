@@ -14,9 +14,9 @@ from typing import IO
 
 import numpy as np
 
-from nnreally.data.dataset import DataError
 from nnreally.data.formats import read_at_most
 from nnreally.data.unpickle import unpickle
+from nnreally.errors import DataError
 
 NPY_MAGIC = b"\x93NUMPY"
 VERSIONS = {(1, 0): np.lib.format.read_array_header_1_0}  # 2.0 and 3.0 share one layout

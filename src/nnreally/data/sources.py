@@ -15,12 +15,13 @@ from pathlib import Path
 
 from nnreally.data import digits_cache
 from nnreally.data.checksums import Remote, forget, is_verified
-from nnreally.data.dataset import N_TRAIN, N_VALID
+from nnreally.data.dataset import N_TRAIN, N_VALID, Data
 from nnreally.data.download import DownloadError, failure, fetch
-from nnreally.data.files import FRESH_COPY, Data, DataError, read_file, read_path
+from nnreally.data.files import FRESH_COPY, read_file, read_path
 from nnreally.data.folder import FASHION, MNIST, SUBFOLDERS, check_data_dir, default_data_dir
 from nnreally.data.idx import IDX_FILES, read_idx_dir
 from nnreally.data.writes import sweep
+from nnreally.errors import DataError
 
 __all__ = ["check_data_dir", "default_data_dir", "load_data", "load_digits"]
 
