@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache, partial
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -83,18 +83,11 @@ def settings(**defaults: object) -> tuple:
     if "nproc" in chosen and launched():  # a rank that torchrun started
         chosen["nproc"] = int(os.environ["WORLD_SIZE"])
     torch.manual_seed(found.training.seed)
-    _import_optimizers()
+    recording.import_optimizers()
     found.note_settings(chosen)
 
     found.say(partial(settings_line, chosen, found.training.seed))
     return tuple(chosen.values())
-
-
-@cache
-def _import_optimizers() -> None:
-    """The first optimizer a process builds imports ``torch._dynamo`` lazily (about a second on
-    a small CPU): paid here, no epoch is charged for it."""
-    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
 
 
 def load_data() -> Data:

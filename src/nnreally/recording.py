@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
+from functools import cache
 from typing import TextIO
 
 from nnreally.data import Data
@@ -190,6 +191,17 @@ def _summary(stage: Stage, lang: str) -> str:
 
 
 _current: Recording | None = None
+
+
+@cache
+def import_optimizers() -> None:
+    """Pay PyTorch's one-off cost of a process's first optimizer, which imports
+    ``torch._dynamo`` lazily (about 2 s on a small CPU), before any clock runs: a stage's
+    ``settings()`` pays it before its epochs, the practice checker before a learner's time
+    limit starts."""
+    import torch
+
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
 
 
 def current() -> Recording | None:

@@ -4,6 +4,7 @@ the learner's own, in the check where it belongs."""
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -104,12 +105,20 @@ def test_a_syntax_error_is_shown_at_its_line(tmp_path: Path):
     assert "def forward(self, xb)" in failed.detail
 
 
-def test_a_file_that_hangs_is_stopped_and_said_so(tmp_path: Path):
+@pytest.mark.parametrize("ctrl_c", ["handled", "ignored"])
+def test_a_file_that_hangs_is_stopped_and_said_so(tmp_path: Path, ctrl_c: str):
+    """Also where Ctrl-C is ignored (started with nohup, or in a script's background)."""
     source = edit(
         "05",
         ("    score(model, losses)\n", "    score(model, losses)\n    while True:\n        pass\n"),
     )
-    result = check(exercise("05"), write(tmp_path, source), time_limit=1.0)
+    handler = signal.SIG_IGN if ctrl_c == "ignored" else signal.default_int_handler
+    before = signal.signal(signal.SIGINT, handler)
+    try:
+        result = check(exercise("05"), write(tmp_path, source), time_limit=1.0)
+        assert signal.getsignal(signal.SIGINT) is handler  # as it was before the check
+    finally:
+        signal.signal(signal.SIGINT, before)
     failed = result.checks[0]
     assert failed.outcome == FAIL
     assert "stopped after 1 s" in failed.message

@@ -21,6 +21,7 @@ import contextlib
 import io
 import math
 import os
+import signal
 import sys
 import threading
 import time
@@ -38,6 +39,7 @@ from nnreally.errors import RunError, UsageError
 from nnreally.options import Output, Training
 from nnreally.practice.code import Code
 from nnreally.practice.exercises import Exercise
+from nnreally.recording import import_optimizers
 from nnreally.registry import Stage
 from nnreally.run import CHANCE, Run
 from nnreally.runner import run_stage
@@ -306,6 +308,7 @@ def _attempt(stage: Stage, seed: int, data: Data, lang: str, time_limit: float) 
     training = Training(seed=seed, device="cpu")
     printed = io.StringIO()
     attempt = _Attempt()
+    import_optimizers()  # PyTorch's one-off import: none of the learner's seconds
     started = time.perf_counter()
     timer = _Timer()
     try:
@@ -368,6 +371,11 @@ def _bounded(seconds: float) -> Iterator[_Timer]:
                 state.fired = True
                 _thread.interrupt_main()
 
+    # interrupt_main does nothing where Ctrl-C is ignored (a command started with nohup or
+    # in the background of a script): Python's own handler is put in for the run.
+    handler = signal.getsignal(signal.SIGINT)
+    if handler in (signal.SIG_IGN, signal.SIG_DFL, None):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(seconds, fire)
     timer.daemon = True
     timer.start()
@@ -377,6 +385,8 @@ def _bounded(seconds: float) -> Iterator[_Timer]:
         with lock:
             state.running = False
         timer.cancel()
+        if handler is not None:
+            signal.signal(signal.SIGINT, handler)
 
 
 @contextlib.contextmanager
