@@ -330,10 +330,12 @@ def test_show_without_stdout_is_one_line_and_exit_1():
     )
 
 
-def test_reading_and_usage_errors_load_no_pytorch():
-    """show, diff, the list, --help and a usage error answer at once: none of them loads
-    PyTorch or matplotlib (about 3 s of a command's start on a small machine)."""
+def test_reading_and_usage_errors_load_no_pytorch(tmp_path):
+    """show, diff, the lists, --help, a hint and a usage error answer at once: none of them
+    loads PyTorch or matplotlib (about 3 s of a command's start on a small machine)."""
     commands = [["show", "05"], ["diff", "04", "05"], [], ["--help"], ["05", "--bs", "0"]]
+    here = ["--dir", str(tmp_path)]
+    commands += [["practice", *here], ["practice", "05", *here], ["hint", "05", *here]]
     script = (
         "import contextlib, io, sys\n"
         "from nnreally import cli\n"

@@ -12,15 +12,17 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nnreally.errors import EXIT_ERROR
 from nnreally.options import Parser
-from nnreally.practice.checker import TIME_LIMIT, Result
-from nnreally.practice.checker import check as check_file
-from nnreally.practice.exercises import EXERCISES, exercise
+from nnreally.practice.exercises import EXERCISES, TIME_LIMIT, exercise
 from nnreally.practice.workspace import FOLDER, State, file_of, start
 from nnreally.run import display_width
 from nnreally.texts import LANGUAGES, default_language, words
+
+if TYPE_CHECKING:
+    from nnreally.practice.checker import Result
 
 COMMANDS = ("practice", "check", "hint")
 
@@ -36,6 +38,8 @@ def check(
     ex = exercise(number)
     lang = lang or default_language()
     file = Path(path) if path else file_of(ex, Path(folder))
+    from nnreally.practice.checker import check as check_file  # PyTorch: only to check
+
     result = check_file(ex, file, lang)
     print("\n".join(result.lines()), flush=True)
     State(file.parent).record(ex, file, result.passed)
@@ -120,6 +124,8 @@ def _practice(args, prog: str, w, lang: str) -> int:
 
 
 def _check_once(ex, file: Path, args, lang: str) -> int:
+    from nnreally.practice.checker import check as check_file  # PyTorch: only to check
+
     result = check_file(ex, file, lang, args.time_limit)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))

@@ -38,7 +38,7 @@ from nnreally.data.folder import VARIABLE as DATA_VARIABLE
 from nnreally.errors import RunError, UsageError
 from nnreally.options import Output, Training
 from nnreally.practice.code import Code
-from nnreally.practice.exercises import Exercise
+from nnreally.practice.exercises import TIME_LIMIT, Exercise
 from nnreally.recording import import_optimizers
 from nnreally.registry import Stage
 from nnreally.run import CHANCE, Run
@@ -50,7 +50,6 @@ SHOWN_SEED = 0
 # The second run: another seed and a training set that ends in a short batch. Not printed:
 # a file that prints the reference's numbers passes the first run and fails this one.
 HIDDEN_SEED, HIDDEN_TRAIN = 2019, 6_500
-TIME_LIMIT = 60.0  # seconds a run may take before it counts as hanging (the stages take 1-3)
 PASS, FAIL, SKIP, NOTE = "pass", "fail", "skip", "note"
 
 

@@ -22,6 +22,7 @@ DATASET = "torch.utils.data.TensorDataset"
 LOADER = "torch.utils.data.DataLoader"
 CONV = "torch.nn.Conv2d"
 NO_GRAD = "torch.no_grad"
+TIME_LIMIT = 60.0  # seconds a run may take before it counts as hanging (the stages take 1-3)
 
 Rule = Callable[[Code], bool]
 
