@@ -446,14 +446,13 @@ def test_book_refuses_options_it_cannot_apply(tmp_path: Path, capsys, option: st
 # --- in a real browser -------------------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-HEADLESS_MIN_WIDTH = 500  # headless Chromium lays a window out at least this wide
-# What the test's frame page reads from the book page it holds, once both have loaded: the
-# page's width against the frame's, the words of the diff that wrapped inside themselves, how
+# What the test's frame page reads from each book page it holds, once all have loaded: the
+# page's width against its frame's, the words of the diff that wrapped inside themselves, how
 # each run of changed lines is laid out (old beside new, or old above new), and the rendered
 # text of the narrative. The book page itself holds no script.
 MEASURE = """<script>
-addEventListener("load", function () {
-  var doc = document.getElementById("page").contentDocument, broken = [];
+function measure(doc) {
+  var broken = [];
   doc.querySelectorAll("table.diff .src").forEach(function (src) {
     var walk = doc.createTreeWalker(src, NodeFilter.SHOW_TEXT), node, word, range;
     while ((node = walk.nextNode())) {
@@ -487,18 +486,24 @@ addEventListener("load", function () {
   var told = Array.prototype.map.call(doc.querySelectorAll(".lead, .prose"), function (e) {
     return e.innerText;
   });
-  var out = document.createElement("pre");
-  out.id = "measured";
-  out.textContent = JSON.stringify({
+  return {
     width: doc.documentElement.scrollWidth, window: doc.documentElement.clientWidth,
     broken: broken, blocks: blocks, narrative: told.join("\\n")
+  };
+}
+addEventListener("load", function () {
+  var seen = Array.prototype.map.call(document.querySelectorAll("iframe"), function (frame) {
+    return measure(frame.contentDocument);
   });
+  var out = document.createElement("pre");
+  out.id = "measured";
+  out.textContent = JSON.stringify(seen);
   document.body.appendChild(out);
 });
 </script>"""
 
 
-def chromium(tmp_path: Path, width: int, *args: str) -> subprocess.CompletedProcess:
+def chromium(tmp_path: Path, width: int, height: int, *args: str) -> subprocess.CompletedProcess:
     command = [
         CHROMIUM,
         "--headless",
@@ -510,42 +515,58 @@ def chromium(tmp_path: Path, width: int, *args: str) -> subprocess.CompletedProc
         "--disable-component-update",
         "--disable-sync",
         "--hide-scrollbars",
-        "--allow-file-access-from-files",  # the frame page reads the book page it holds
+        "--allow-file-access-from-files",  # the frame page reads the book pages it holds
         f"--user-data-dir={tmp_path / 'profile'}",
-        f"--window-size={width},{HEIGHT}",
+        f"--window-size={width},{height}",
         *args,
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
-def open_in_chromium(page: Path, tmp_path: Path, width: int) -> tuple[np.ndarray, dict]:
-    """Open ``page`` in a frame ``width`` CSS pixels wide: a screenshot of the frame, and what
-    MEASURE read from the page (one browser start for both)."""
-    frame, shot = tmp_path / "frame.html", tmp_path / "shot.png"
-    frame.write_text(
-        '<!DOCTYPE html>\n<html><body style="margin:0">'
-        f'<iframe id="page" src="{page.as_uri()}" '
+SHOWN = [  # the pages read in the browser: (page, language, frame width)
+    (name, lang, width)
+    for name in ("index.html", "09_cnn.html", "summary.html")
+    for lang in LANGS
+    for width in (PHONE, DESKTOP)
+]
+
+
+@pytest.fixture(scope="module")
+def in_chromium(built: Path, tmp_path_factory) -> dict[tuple[str, str, int], tuple]:
+    """Every page of ``SHOWN`` in a frame of its width, one above the other in one window (one
+    browser start for all): each one's part of the screenshot and what MEASURE read from it."""
+    if CHROMIUM is None:
+        pytest.skip("no chromium (apt-get install chromium)")
+    folder = tmp_path_factory.mktemp("chromium")
+    frame, shot = folder / "frame.html", folder / "shot.png"
+    frames = "".join(
+        f'<iframe src="{(built / lang / name).as_uri()}" '
         f'style="display:block;width:{width}px;height:{HEIGHT}px;border:0"></iframe>'
-        f"{MEASURE}</body></html>"
+        for name, lang, width in SHOWN
     )
-    window = max(width, HEADLESS_MIN_WIDTH)
-    dom = chromium(tmp_path, window, f"--screenshot={shot}", "--dump-dom", frame.as_uri()).stdout
+    frame.write_text(
+        f'<!DOCTYPE html>\n<html><body style="margin:0">{frames}{MEASURE}</body></html>'
+    )
+    window, height = DESKTOP, HEIGHT * len(SHOWN)
+    command = (f"--screenshot={shot}", "--dump-dom", frame.as_uri())
+    dom = chromium(folder, window, height, *command).stdout
     found = re.search(r'<pre id="measured">(.*?)</pre>', dom, re.DOTALL)
-    assert found, f"the page did not load in Chromium: {dom[-300:]!r}"
+    assert found, f"the pages did not load in Chromium: {dom[-300:]!r}"
     pixels = matplotlib.image.imread(shot)
-    assert pixels.shape[:2] == (HEIGHT, window)
-    return pixels[:, :width], json.loads(html.unescape(found[1]))
+    assert pixels.shape[:2] == (height, window)
+    seen = json.loads(html.unescape(found[1]))
+    return {
+        shown: (pixels[i * HEIGHT : (i + 1) * HEIGHT, : shown[2]], seen[i])
+        for i, shown in enumerate(SHOWN)
+    }
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
-@pytest.mark.parametrize("width", [PHONE, DESKTOP])
-@pytest.mark.parametrize("lang", LANGS)
-@pytest.mark.parametrize("name", ["index.html", "09_cnn.html", "summary.html"])
+@pytest.mark.parametrize(("name", "lang", "width"), SHOWN)
 def test_book_reads_in_headless_chromium(
-    built: Path, tmp_path: Path, name: str, lang: str, width: int
+    in_chromium: dict, built: Path, name: str, lang: str, width: int
 ):
-    pixels, seen = open_in_chromium(built / lang / name, tmp_path, width)
+    pixels, seen = in_chromium[name, lang, width]
     grey = pixels[..., :3].mean(axis=2)
     assert grey.std() > 0.05, "the screenshot is blank"
     assert (grey < 0.5).mean() > 0.01  # some dark text was drawn
