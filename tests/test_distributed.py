@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nnreally import cli, distributed, lesson
+from nnreally import cli, distributed, lesson, recording
 from nnreally.distributed import launch, launched, rank
 from nnreally.errors import RankFailedError
 from tests.conftest import run_cli, train
@@ -109,6 +109,8 @@ def test_launch_failure_is_exit_1(capsys, monkeypatch):
         raise RankFailedError("rank 1 of 2 failed with an error; the launcher stopped the others")
 
     monkeypatch.setattr(lesson, "launch", failed)
+    # the launcher trains nothing: it starts the ranks without PyTorch's optimizer import (1 s)
+    monkeypatch.setattr(recording, "import_optimizers", lambda: pytest.fail("it imported them"))
     code = cli.main(["14", "--nproc", "2", "--data", "digits"])
     err = capsys.readouterr().err
     assert code == 1

@@ -62,7 +62,8 @@ def settings(**defaults: object) -> tuple:
 
     ``bs, lr, epochs = settings(bs=64, lr=0.5, epochs=2)``. Also seeds PyTorch's random
     numbers (``--seed``, default 0), so every run of a stage starts from the same weights, and
-    pays PyTorch's one-off import of its optimizers now, before any epoch's clock runs.
+    pays PyTorch's one-off import of its optimizers now, before any epoch's clock runs
+    (unless this process only launches the stage's processes).
     An option for a setting the stage does not declare (``--cuda-graph`` to stage 12) is an
     error here, the one place that knows which settings a stage has.
     """
@@ -83,7 +84,8 @@ def settings(**defaults: object) -> tuple:
     if "nproc" in chosen and launched():  # a rank that torchrun started
         chosen["nproc"] = int(os.environ["WORLD_SIZE"])
     torch.manual_seed(found.training.seed)
-    recording.import_optimizers()
+    if not ("nproc" in chosen and _starts_others(chosen["nproc"], found)):  # it trains here
+        recording.import_optimizers()
     found.note_settings(chosen)
 
     found.say(partial(settings_line, chosen, found.training.seed))
@@ -221,7 +223,7 @@ def start_processes(nproc: int) -> None:
     found = _recording()
     if launched():
         return
-    if nproc > 1 or (found.training.nnodes or 1) > 1:
+    if _starts_others(nproc, found):
         if found.command is None:
             raise UsageError("--nproc: several processes start from the command line only")
         launch(nproc, found.command, found.training.nnodes or 1, found.training.rdzv_endpoint)
@@ -229,6 +231,11 @@ def start_processes(nproc: int) -> None:
         raise script.Launched
     found.exits.enter_context(group_of_one())
     found.exits.callback(_leave_group)
+
+
+def _starts_others(nproc: int, found: Recording) -> bool:
+    """Whether this process only starts the stage's processes (and trains nothing itself)."""
+    return not launched() and (nproc > 1 or (found.training.nnodes or 1) > 1)
 
 
 def _leave_group() -> None:
