@@ -23,7 +23,7 @@ from pathlib import Path
 
 from nnreally.errors import FAILURES_VARIABLE, RankFailedError, RunError
 
-MONITOR_INTERVAL = 0.5  # seconds between the launcher's checks on its workers
+MONITOR_INTERVAL = 0.1  # seconds between the launcher's checks on its ranks (recent torchrun's own)
 # FAILURES_VARIABLE names a folder where a failing rank notes when it failed (``rank-N``) and,
 # for an expected error, its one line (``rank-N.error``). torchrun's own record keeps whole
 # seconds, so when rank 1 crashes and rank 0 dies of the lost connection in the same second, it
