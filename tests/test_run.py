@@ -1,4 +1,4 @@
-"""run.Run: the final line, the JSON and the hint of a run that ended near chance."""
+"""run.Run: the final line, the JSON and the hint of a run that ended near chance or above it."""
 
 from __future__ import annotations
 
@@ -22,6 +22,17 @@ def test_a_run_near_chance_is_told_to_train_longer():
     )
     assert json.loads(json.dumps(run.to_json()))["hint"] == hint
     assert "--epochs 8" in run.final_line("zh").splitlines()[1]
+
+
+def test_a_run_worse_than_guessing_is_not_said_to_be_near_chance():
+    """Stage 01 on 500 images for one epoch ends at 3.0 (lr 0.5 overshoots in 8 steps; eight
+    epochs reach 0.58): told to train longer, but not that 3.0 is near 2.3."""
+    hint = run_ending_at(3.0058, epochs=1).hint()
+    assert hint == (
+        "hint: a validation loss of 3.0058 is worse than guessing (2.3026): train longer, "
+        "e.g. --epochs 8"
+    )
+    assert "比随机猜测（2.3026）还差" in run_ending_at(3.0058, epochs=1).hint("zh")
 
 
 def test_the_hint_asks_for_more_than_was_run():

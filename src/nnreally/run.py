@@ -98,12 +98,13 @@ class Run:
         return self.history[-1]
 
     def hint(self, lang: str = SOURCE) -> str | None:
-        """A run that ended near chance (a CNN after a quick run) is told to train longer."""
+        """A run that ended near chance or above it (a CNN, or stage 01 at a high learning rate,
+        after a quick run) is told to train longer."""
         if not self.history or self.last.valid_loss < NEAR_CHANCE:
             return None
         epochs = int(self.settings.get("epochs") or len(self.history))
         return words(lang)(
-            "run.near_chance",
+            "run.above_chance" if self.last.valid_loss > CHANCE else "run.near_chance",
             loss=f"{self.last.valid_loss:.4f}",
             chance=f"{CHANCE:.4f}",
             epochs=max(8, 4 * epochs),
