@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from nnreally import recording
 from nnreally.lesson import untimed
 from nnreally.recording import Recording
@@ -36,3 +38,26 @@ def test_the_runs_own_lines_are_kept_in_every_language(digits):
     demos = [s for s in run.shown if s.text.startswith("loss_func(model(xb), yb) = tensor(")]
     assert len(demos) == 2
     assert all(s.in_languages == {} and s.text_in("zh") == s.text for s in demos)
+
+
+@pytest.mark.parametrize(("number", "pays"), [("01", False), ("04", False), ("05", True)])
+def test_settings_pays_the_optimizers_import_only_for_a_stage_that_makes_one(
+    monkeypatch, digits, number: str, pays: bool
+):
+    """Stages 01-04 update their weights by hand: their settings() skip PyTorch's one-off
+    optimizer import (about 1 s of each run of them)."""
+    paid = []
+    monkeypatch.setattr(recording, "import_optimizers", lambda: paid.append(number))
+    train(number, digits.head(100), epochs=1)
+    assert paid == ([number] if pays else [])
+
+
+def test_code_without_a_file_may_make_optimizers(tmp_path):
+    """A notebook's namespace has no file to read: the import is paid."""
+    assert recording.may_make_optimizers({})
+    assert recording.may_make_optimizers({"__file__": str(tmp_path / "gone.py")})
+    script = tmp_path / "by_hand.py"
+    script.write_text("w -= w.grad * lr\n")
+    assert not recording.may_make_optimizers({"__file__": str(script)})
+    script.write_text("opt = torch.optim.SGD(model.parameters(), lr)\n")
+    assert recording.may_make_optimizers({"__file__": str(script)})

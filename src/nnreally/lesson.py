@@ -62,14 +62,14 @@ def settings(**defaults: object) -> tuple:
 
     ``bs, lr, epochs = settings(bs=64, lr=0.5, epochs=2)``. Also seeds PyTorch's random
     numbers (``--seed``, default 0), so every run of a stage starts from the same weights, and
-    pays PyTorch's one-off import of its optimizers now, before any epoch's clock runs
-    (unless this process only launches the stage's processes).
+    pays PyTorch's one-off import of its optimizers now, before any epoch's clock runs (if
+    the stage makes an optimizer here: not in a process that only launches stage 14's).
     An option for a setting the stage does not declare (``--cuda-graph`` to stage 12) is an
     error here, the one place that knows which settings a stage has.
     """
-    found = recording.current()
+    found, caller = recording.current(), sys._getframe(1).f_globals
     if found is None or not found.by_runner:  # a script, or a notebook's (re)run
-        found = script.open_recording(sys._getframe(1).f_globals)
+        found = script.open_recording(caller)
     unknown = [k for k in defaults if k not in STAGE_SETTINGS]
     if unknown:
         raise TypeError(f"settings() knows {', '.join(STAGE_SETTINGS)}, not {unknown}")
@@ -84,7 +84,7 @@ def settings(**defaults: object) -> tuple:
     if "nproc" in chosen and launched():  # a rank that torchrun started
         chosen["nproc"] = int(os.environ["WORLD_SIZE"])
     torch.manual_seed(found.training.seed)
-    if not ("nproc" in chosen and _starts_others(chosen["nproc"], found)):  # it trains here
+    if not _starts_others(chosen.get("nproc", 1), found) and recording.may_make_optimizers(caller):
         recording.import_optimizers()
     found.note_settings(chosen)
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from functools import cache
+from pathlib import Path
 from typing import TextIO
 
 from nnreally.data import Data
@@ -202,6 +203,17 @@ def import_optimizers() -> None:
     import torch
 
     torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+
+
+def may_make_optimizers(namespace: Mapping[str, object]) -> bool:
+    """Whether the code of a module namespace may make a ``torch.optim`` optimizer: its file
+    names ``optim`` (stages 05-14), or there is no file to read (a notebook). Stages 01-04
+    update their weights by hand and need not pay ``import_optimizers``."""
+    path = namespace.get("__file__")
+    try:
+        return not isinstance(path, str) or "optim" in Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return True
 
 
 def current() -> Recording | None:
