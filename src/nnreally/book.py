@@ -38,14 +38,13 @@ from pygments.lexers import PythonLexer
 from nnreally import notebooks, plots, summary
 from nnreally.cells import code_lines, split_cells
 from nnreally.data import Data
-from nnreally.data.digits_cache import ORIGIN
 from nnreally.data.writes import folder_for, temp_path
 from nnreally.diffview import render_html
 from nnreally.errors import RunError, UsageError, WriteError
 from nnreally.options import Output, Parser, Training, add_training_options, training_options
 from nnreally.practice.exercises import making
 from nnreally.registry import BUILDS_ON, SECTIONS, TRANSLATION, TUTORIAL, Stage, all_stages
-from nnreally.run import Run, Shown
+from nnreally.run import Run, Shown, describe_data
 from nnreally.runner import run_stages
 from nnreally.texts import LANGUAGES, SOURCE, default_language, words
 from nnreally.translations import narrative, sections, stamp
@@ -249,17 +248,6 @@ class Site:
     def count_epochs(self, n: int) -> str:
         return self.words("book.epochs_one" if n == 1 else "book.epochs_many", n=n)
 
-    def describe(self, data: Data) -> str:
-        """One line about the data, as ``Data.describe`` says it, in this language."""
-        origin = self.words("data.digits_origin") if data.origin == ORIGIN else data.origin
-        return self.words(
-            "data.line",
-            name=data.name,
-            train=f"{len(data.x_train):,}",
-            valid=f"{len(data.x_valid):,}",
-            origin=origin,
-        )
-
     def title(self, stage: Stage) -> str:
         return self.words.title(stage.name)
 
@@ -405,7 +393,7 @@ class Site:
         ]
         result = self(
             "book.result",
-            data=self.describe(run.data),
+            data=describe_data(run.data, self.lang),
             settings=self.settings(run),
             loss=f"{run.last.valid_loss:.4f}",
             acc=f"{run.last.valid_acc:.2%}",
@@ -464,7 +452,7 @@ class Site:
             rows=rows,
             run_line=self.words(
                 "book.index_run",
-                data=self.describe(data),
+                data=describe_data(data, self.lang),
                 seed=first.training.seed,
                 bs=first.settings.get("bs"),
                 epochs=self.count_epochs(first.epochs),
