@@ -30,6 +30,7 @@ an idle machine's (ratios within the run still hold).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import io
@@ -40,7 +41,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -52,8 +53,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from nnreally import recording
 from nnreally.data import Data, load_data
-from nnreally.data.writes import atomic_write
-from nnreally.errors import RunError, UsageError, WriteError, guarded
+from nnreally.data.writes import write_file
+from nnreally.errors import RunError, UsageError, guarded
 from nnreally.options import (
     Output,
     Parser,
@@ -133,13 +134,9 @@ class StageRow:
 def machine(device: torch.device) -> dict:
     """What the numbers were measured on."""
     cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next((s.split(":", 1)[1].strip() for s in lines if s.startswith("model name")), cpu)
     info = {
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
@@ -347,11 +344,7 @@ class Variant:
 
     def process_wide(self) -> dict:
         """The process-wide settings this variant is built and timed with."""
-        return {
-            "threads": self.threads,
-            "deterministic": self.deterministic,
-            "benchmark": self.benchmark,
-        }
+        return {k: getattr(self, k) for k in ("threads", "deterministic", "benchmark")}
 
 
 @dataclass(frozen=True)
@@ -466,37 +459,19 @@ def _step_with(model, opt, loss_func, xb, yb) -> None:
     opt.zero_grad()
 
 
-def _slicing(data: Data, device: torch.device, bs: int) -> Callable[[], None]:
+def _slicing(data: Data, device: torch.device, bs: int) -> Callable[[], Iterator]:
     x, y = data.x_train.to(device), data.y_train.to(device)
-    model, opt = _logistic(device)
-
-    def epoch() -> None:
-        for i in range(0, len(x), bs):
-            _step_with(model, opt, F.cross_entropy, x[i : i + bs], y[i : i + bs])
-
-    return epoch
+    return lambda: ((x[i : i + bs], y[i : i + bs]) for i in range(0, len(x), bs))
 
 
-def _dataloader(data: Data, device: torch.device, bs: int) -> Callable[[], None]:
+def _dataloader(data: Data, device: torch.device, bs: int) -> Callable[[], Iterator]:
     dl = DataLoader(TensorDataset(data.x_train, data.y_train), batch_size=bs, shuffle=True)
-    model, opt = _logistic(device)
-
-    def epoch() -> None:
-        for xb, yb in dl:
-            _step_with(model, opt, F.cross_entropy, xb.to(device), yb.to(device))
-
-    return epoch
+    return lambda: ((xb.to(device), yb.to(device)) for xb, yb in dl)
 
 
-def _index_batches(data: Data, device: torch.device, bs: int) -> Callable[[], None]:
+def _index_batches(data: Data, device: torch.device, bs: int) -> Callable[[], Iterator]:
     x, y = data.x_train.to(device), data.y_train.to(device)
-    model, opt = _logistic(device)
-
-    def epoch() -> None:
-        for idx in torch.randperm(len(x), device=device).split(bs):
-            _step_with(model, opt, F.cross_entropy, x[idx], y[idx])
-
-    return epoch
+    return lambda: ((x[i], y[i]) for i in torch.randperm(len(x), device=device).split(bs))
 
 
 def _logistic(device: torch.device) -> tuple[nn.Module, torch.optim.Optimizer]:
@@ -522,11 +497,13 @@ def time_data_paths(data: Data, device: torch.device, epochs: int, bs: int = BS)
     """Seconds per logistic training epoch for each way of feeding batches."""
     medians = {}
     for name, make in DATA_PATHS.items():
-        epoch = make(data, device, bs)
+        batches = make(data, device, bs)  # each call: one epoch's batches, on the device
+        model, opt = _logistic(device)
         times = []
         for _ in range(epochs + 1):  # the first is a warm-up
             start = time.perf_counter()
-            epoch()
+            for xb, yb in batches():
+                _step_with(model, opt, F.cross_entropy, xb, yb)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             times.append(time.perf_counter() - start)
@@ -688,10 +665,7 @@ def _bench(args) -> int:
     print(report(result))
     if args.json:
         text = json.dumps(result, indent=1) + "\n"
-        try:
-            atomic_write(args.json, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        except OSError as e:
-            raise WriteError(args.json, e.strerror or str(e)) from None
+        write_file(args.json, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return 0
 
 

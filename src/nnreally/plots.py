@@ -26,8 +26,7 @@ from torch import nn
 
 from nnreally.data.digits import SIDE
 from nnreally.data.files import CLASSES, Data
-from nnreally.data.writes import atomic_write
-from nnreally.errors import WriteError
+from nnreally.data.writes import write_file
 from nnreally.options import PNG_METADATA
 from nnreally.run import Run
 from nnreally.texts import LANGUAGES, SOURCE, words
@@ -112,15 +111,6 @@ def save_png(png: bytes, path: Path) -> Path:
     return path
 
 
-def write_file(path: Path, write: Callable[[Path], object]) -> None:
-    """``write`` a temporary file beside ``path``, renamed to ``path`` once it is whole: a full
-    disk or a Ctrl-C leaves an earlier file of that name as it was. An error names ``path``."""
-    try:
-        atomic_write(path, write)
-    except OSError as e:
-        raise WriteError(path, e.strerror or str(e)) from None
-
-
 def _use_font(fig: Figure, lang: str | None) -> None:
     """Draw the figure's words with the CJK font when they are Chinese (digits and Latin
     letters fall back to the default font, glyph by glyph)."""
@@ -131,19 +121,13 @@ def _use_font(fig: Figure, lang: str | None) -> None:
         text.set_fontfamily(families)
 
 
-def plot_samples(
-    data: Data,
-    path: Path,
-    rows: int = SAMPLE_ROWS,
-    cols: int = SAMPLE_COLS,
-    lang: str | None = "en",
-) -> Path:
+def plot_samples(data: Data, path: Path, lang: str | None = "en") -> Path:
     """The first training images with their labels, as the tutorial's ``imshow``, in a grid."""
-    count = min(rows * cols, len(data.x_train))
+    count = min(SAMPLE_ROWS * SAMPLE_COLS, len(data.x_train))
     fig = Figure(figsize=GRID)
     images = data.x_train[:count].view(count, SIDE, SIDE)
     labels = [str(int(y)) for y in data.y_train[:count]]
-    _tiled(fig, images, labels, cols, "gray", 0.0, 1.0, titled=lang is not None)
+    _tiled(fig, images, labels, SAMPLE_COLS, "gray", 0.0, 1.0, titled=lang is not None)
     if lang is not None:
         title = _words(lang)("samples", name=data.name, count=count)
         fig.suptitle(title, fontsize=10)
@@ -219,10 +203,8 @@ def losses_figure(runs: list[tuple[str, Run]], batches: bool = True, lang: str =
     ax.yaxis.set_major_formatter(PlainLogFormatter(labelOnlyBase=False))
     ax.yaxis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
     ax.grid(alpha=0.3)
-    if len(runs) > LEGEND_INSIDE:  # beside the axes, where it hides no curve
-        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
-    else:
-        ax.legend(fontsize="small")
+    beside = {"loc": "upper left", "bbox_to_anchor": (1.01, 1)}  # where it hides no curve
+    ax.legend(fontsize="small", **(beside if len(runs) > LEGEND_INSIDE else {}))
     ax.set_title(said("title_batches" if batches else "title"))
     _use_font(fig, lang)  # before tight_layout, which measures the words in their font
     fig.tight_layout()
@@ -238,13 +220,8 @@ def plot_comparison(runs: list[tuple[str, Run]], path: Path, lang: str = "en") -
     losses = [run.history[-1].valid_loss for _, run in runs]
     bars = ax.bar(labels, losses, color="#4c72b0")
     for bar, (_, run) in zip(bars, runs, strict=True):
-        ax.annotate(
-            f"{run.history[-1].valid_acc:.1%}",
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-            ha="center",
-            va="bottom",
-            fontsize=8,
-        )
+        top = (bar.get_x() + bar.get_width() / 2, bar.get_height())
+        ax.annotate(f"{run.history[-1].valid_acc:.1%}", top, ha="center", va="bottom", fontsize=8)
     ax.set_xlabel(said("stage"))
     ax.set_ylabel(said("final"))
     ax.set_title(said("comparison"))

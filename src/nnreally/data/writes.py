@@ -16,6 +16,8 @@ import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from nnreally.errors import WriteError
+
 _TEMP_NAME = re.compile(r"^\..+\.pid(?P<pid>[0-9]+)\.[0-9a-f]+\.(?:tmp|part)$")
 ASIDE_SUFFIX = ".corrupt"  # mnist.pkl.gz -> mnist.pkl.gz.corrupt, .corrupt.1, ...
 
@@ -33,6 +35,15 @@ def atomic_write(final: Path, write: Callable[[Path], None], suffix: str = ".tmp
         os.replace(tmp, final)
     finally:  # Ctrl-C and every exception included; after the rename there is nothing left
         tmp.unlink(missing_ok=True)
+
+
+def write_file(path: Path, write: Callable[[Path], object]) -> None:
+    """``atomic_write`` with a failure said as a ``WriteError`` naming ``path``: a full disk or
+    a Ctrl-C leaves an earlier file of that name as it was."""
+    try:
+        atomic_write(path, write)
+    except OSError as e:
+        raise WriteError(path, e.strerror or str(e)) from None
 
 
 @contextlib.contextmanager
@@ -79,12 +90,10 @@ def sweep(folder: Path) -> list[Path]:
         match = _TEMP_NAME.match(entry.name)
         if match is None or _alive(int(match["pid"])):
             continue
-        try:
+        with contextlib.suppress(OSError):  # a read-only folder: the file stays, costs only space
             if entry.is_file(follow_symlinks=False):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
-        except OSError:  # a read-only folder: the file stays, and costs only space
-            pass
     return removed
 
 
