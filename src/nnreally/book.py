@@ -187,6 +187,10 @@ class Twin:
     def name(self) -> str:
         return words(self.lang)("book.language")
 
+    @property
+    def heading(self) -> Markup:
+        return Markup(words(self.lang)("book.index_heading"))
+
 
 class Site:
     """The pages of the book in one language, rendered from the templates."""
@@ -237,11 +241,9 @@ class Site:
 
     def lang_attr(self, lang: str) -> Markup:
         """The attribute that marks text in ``lang`` on a page in another language."""
-        return (
-            Markup("")
-            if lang == self.lang
-            else Markup(' lang="{}"').format(words(lang)("book.html_lang"))
-        )
+        if lang == self.lang:
+            return Markup("")
+        return Markup(' lang="{}"').format(words(lang)("book.html_lang"))
 
     # --- pieces shared by the pages ----------------------------------------------------------
 
@@ -398,10 +400,9 @@ class Site:
             loss=f"{run.last.valid_loss:.4f}",
             acc=f"{run.last.valid_acc:.2%}",
         )
-        name = page_name(stage)
         return self.render(
             "stage.html",
-            name,
+            page_name(stage),
             self.words("book.stage_title", number=stage.number, title=self.title(stage)),
             previous=self.neighbour(previous, "book.previous"),
             following=self.neighbour(following, "book.next"),
@@ -567,7 +568,7 @@ def write_downloads(stage: Stage, out: Path, lang: str) -> list[str]:
     shutil.copyfile(stage.path, files / stage.path.name)
     names = [stage.path.name]
     try:
-        text = notebooks.render(notebooks.EDITIONS["" if lang == SOURCE else lang](stage))
+        text = notebooks.render(notebooks.notebook(stage, lang))
     except RunError:  # no jupytext (the notebooks extra): the .py alone
         return names
     notebook = notebooks.path_for(stage, Path(), "").name
@@ -577,15 +578,7 @@ def write_downloads(stage: Stage, out: Path, lang: str) -> list[str]:
 
 def chooser_page() -> str:
     """The page above the language sites of ``--lang all``: one link per language."""
-    sites = [
-        {
-            "lang": lang,
-            "html_lang": words(lang)("book.html_lang"),
-            "heading": Markup(words(lang)("book.index_heading")),
-            "name": words(lang)("book.language"),
-        }
-        for lang in LANGUAGES
-    ]
+    sites = [Twin(lang, f"{lang}/") for lang in LANGUAGES]
     title = " · ".join(words(lang)("book.site") for lang in LANGUAGES)
     return (
         environment()

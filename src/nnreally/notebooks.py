@@ -17,7 +17,7 @@ import ast
 import re
 import sys
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cache, partial
 from importlib.metadata import PackageNotFoundError, metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +27,7 @@ from nnreally.options import Parser
 from nnreally.practice.exercises import making
 from nnreally.reading import narrative_cells
 from nnreally.registry import Stage, all_stages
-from nnreally.texts import words
+from nnreally.texts import LANGUAGES, SOURCE, words
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -140,7 +140,7 @@ def colab_url(stage: Stage, lang: str) -> str | None:
     found = _on_github()
     if found is None:
         return None
-    path = path_for(stage, Path("notebooks"), "" if lang == "en" else lang).as_posix()
+    path = path_for(stage, NOTEBOOKS, "" if lang == SOURCE else lang).as_posix()
     branch = found["branch"] or "main"
     return f"https://colab.research.google.com/github/{found['repo']}/blob/{branch}/{path}"
 
@@ -184,29 +184,18 @@ def _practice(stage: Stage, lang: str) -> str | None:
     return said("notebook.practice", text=text, commands=ex.commands(lang), number=ex.number)
 
 
-def notebook(stage: Stage) -> NotebookNode:
-    """The English notebook for one stage: ``# Stage 05 · optim``, then the stage's cells."""
-    return from_script(
-        stage.source,
-        _title(stage, "en"),
-        f"stage{stage.number}",
-        closing=_practice(stage, "en"),
-        setup=SETUP,
-    )
-
-
-def notebook_zh(stage: Stage) -> NotebookNode:
-    """The Chinese notebook: ``# 阶段 05 · torch.optim``, the same code cells, the Chinese
-    narrative."""
-    prose = narrative_cells(stage, "zh")
-    closing = _practice(stage, "zh")
-    return from_script(
-        stage.source, _title(stage, "zh"), f"stage{stage.number}", prose, closing, SETUP
-    )
+def notebook(stage: Stage, lang: str = SOURCE) -> NotebookNode:
+    """The notebook for one stage: ``# Stage 05 · optim`` (``# 阶段 05 · torch.optim``), then
+    the stage's cells, the code as it is and the narrative in ``lang``."""
+    prose = None if lang == SOURCE else narrative_cells(stage, lang)
+    closing, ids = _practice(stage, lang), f"stage{stage.number}"
+    return from_script(stage.source, _title(stage, lang), ids, prose, closing, SETUP)
 
 
 # Each edition of the notebooks: its folder under notebooks/ and how it makes a stage's notebook.
-EDITIONS: dict[str, Callable[[Stage], NotebookNode]] = {"": notebook, "zh": notebook_zh}
+EDITIONS: dict[str, Callable[[Stage], NotebookNode]] = {
+    "" if lang == SOURCE else lang: partial(notebook, lang=lang) for lang in LANGUAGES
+}
 
 
 def render(nb: NotebookNode) -> str:
