@@ -144,10 +144,15 @@ def save(path: Path, x_train, y_train, x_valid, y_valid) -> str | None:
 
 
 def load(
-    data_dir: Path | None, progress: bool = False, n_train: int = N_TRAIN, n_valid: int = N_VALID
+    data_dir: Path | None = None,
+    progress: bool = False,
+    n_train: int = N_TRAIN,
+    n_valid: int = N_VALID,
 ) -> Data:
     """``n_train`` + ``n_valid`` digits from their cache under ``data_dir`` if it is sound, else
-    made (and cached). Whatever went wrong with the cache is said in ``Data.note``, one line each.
+    made (and cached; each size has its own cache, and a few thousand digits take about a second,
+    the default 60,000 5-30 s). Whatever went wrong with the cache is said in ``Data.note``, one
+    line each; ``progress`` tells the user while the digits are being made.
     """
     n_train, n_valid = operator.index(n_train), operator.index(n_valid)
     if n_train < 1 or n_valid < 1:
@@ -155,7 +160,7 @@ def load(
     notes = []
     path = saved = None
     if data_dir is not None:
-        path = cache_path(data_dir, n_train, n_valid)
+        path = cache_path(Path(data_dir), n_train, n_valid)
         sweep(path.parent)
         if path.exists() or path.is_symlink():
             try:
@@ -166,9 +171,8 @@ def load(
         x_train, x_valid = (saved[k].float() / LEVELS for k in ("x_train", "x_valid"))
         y_train, y_valid = (saved[k].long() for k in ("y_train", "y_valid"))
     else:
-        with _announce(
-            n_train + n_valid, progress and not generator.made(n_train, n_valid)
-        ) as tick:
+        show = progress and not generator.made(n_train, n_valid)
+        with _announce(n_train + n_valid, show) as tick:
             x_train, y_train, x_valid, y_valid = generator.digits(
                 n_train, n_valid, DIGITS_SEED, progress=tick
             )
@@ -195,12 +199,8 @@ def _announce(n: int, show: bool) -> Iterator[Callable[[int], object] | None]:
         with tqdm(total=n, unit="img", desc="generating the built-in digits", leave=False) as bar:
             yield bar.update
         return
-    print(
-        f"generating the built-in digits ({n:,} images, {DURATION}) ...",
-        end=" ",
-        file=stream,
-        flush=True,
-    )
+    said = f"generating the built-in digits ({n:,} images, {DURATION}) ..."
+    print(said, end=" ", file=stream, flush=True)
     start, finished = time.monotonic(), False
     try:
         yield None

@@ -95,7 +95,7 @@ def fetch(
     try:
         with folder_for(final.parent):
             return _first_good(remote, final, urls or remote.urls, limits, progress, aside)
-    except OSError as e:  # the folder cannot be made (``_first_good`` says the rest)
+    except OSError as e:  # the folder cannot be made, or a file cannot be written in it
         raise DownloadError(f"cannot write to {final.parent}: {e.strerror or e}") from None
 
 
@@ -103,11 +103,8 @@ def _first_good(
     remote: Remote, final: Path, urls: Sequence[str], limits: Limits, progress: bool, aside: str
 ) -> Path:
     """Try each URL in turn; the first that gives a verified file wins."""
-    try:
-        with tempfile.TemporaryFile(dir=final.parent):
-            pass  # can we write here? better to know before downloading
-    except OSError as e:
-        raise DownloadError(f"cannot write to {final.parent}: {e.strerror or e}") from None
+    with tempfile.TemporaryFile(dir=final.parent):
+        pass  # can we write here? better to know before downloading (``fetch`` says why not)
     attempts = []
     for url in urls:
         try:

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from nnreally.data import digits_cache
 from nnreally.data.checksums import Remote, forget, is_verified
-from nnreally.data.dataset import N_TRAIN, N_VALID, Data
+from nnreally.data.dataset import Data
+from nnreally.data.digits_cache import load as load_digits
 from nnreally.data.download import DownloadError, failure, fetch
 from nnreally.data.files import FRESH_COPY, read_file, read_path
 from nnreally.data.folder import FASHION, MNIST, SUBFOLDERS, check_data_dir, default_data_dir
@@ -76,12 +76,6 @@ SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-f
 NAMED = ("auto", "mnist", "fashion-mnist", "digits")
 
 
-def mnist_urls() -> tuple[str, ...] | None:
-    """The one URL from ``$NNREALLY_MNIST_URL``, or None for the built-in mirror list."""
-    url = os.environ.get(URL_VARIABLE, "").strip()
-    return (url,) if url else None
-
-
 def _read_cached(read: Callable[[], Data], files: Sequence[Path], name: str) -> Data:
     """Read files the cache had verified; if that fails they changed since: check them again."""
     try:
@@ -109,17 +103,17 @@ def cached_mnist(data_dir: Path) -> Data | None:
     return None
 
 
-def get_mnist(data_dir: Path, progress: bool = False, notes: list[str] | None = None) -> Data:
+def get_mnist(data_dir: Path, progress: bool, notes: list[str]) -> Data:
     """MNIST, downloaded and verified first if the data folder has no good copy.
 
     Files set aside on the way (a copy that failed its checksum) are named in ``notes``.
     """
-    notes = [] if notes is None else notes
     cached = cached_mnist(data_dir)
     if cached is not None:
         return cached
     folder = data_dir / MNIST
-    urls = mnist_urls()
+    url = os.environ.get(URL_VARIABLE, "").strip()
+    urls = (url,) if url else None  # the user's one URL, or the built-in mirror list
     try:
         path = fetch(MNIST_PICKLE, folder, urls=urls, progress=progress, notes=notes)
     except DownloadError as pickle_error:
@@ -144,7 +138,7 @@ def get_mnist(data_dir: Path, progress: bool = False, notes: list[str] | None = 
     return read_file(path, "mnist")
 
 
-def get_fashion(data_dir: Path, progress: bool = False, notes: list[str] | None = None) -> Data:
+def get_fashion(data_dir: Path, progress: bool, notes: list[str]) -> Data:
     """Fashion-MNIST: Debian's copy if installed, else downloaded and verified once."""
     if all((SYSTEM_FASHION / r.filename).is_file() for r in FASHION_IDX):
         return read_idx_dir(SYSTEM_FASHION, name="fashion-mnist")
@@ -187,20 +181,3 @@ def load_data(source: str = "auto", data_dir: Path | None = None, progress: bool
             )
             data = load_digits(data_dir, progress)
     return replace(data, note="\n".join([*notes, *filter(None, [data.note])]))
-
-
-def load_digits(
-    data_dir: Path | None = None,
-    progress: bool = False,
-    n_train: int = N_TRAIN,
-    n_valid: int = N_VALID,
-) -> Data:
-    """``n_train`` + ``n_valid`` built-in digits, cached under ``data_dir/digits`` if writable.
-
-    Each size has its own cache; a smaller set is made in a fraction of the time (a few thousand
-    digits in about a second, where the default 60,000 take 5-30 s). A broken cache is made again,
-    and one that cannot be written costs only the cache; either is said in ``Data.note``.
-    ``progress`` tells the user while the digits are being made.
-    """
-    folder = None if data_dir is None else Path(data_dir)
-    return digits_cache.load(folder, progress, n_train, n_valid)

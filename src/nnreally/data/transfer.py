@@ -181,11 +181,8 @@ def attempt(url: str, remote: Remote, final: Path, limits: Limits, progress: boo
     with Deadline(limits.attempt) as deadline, _session(limits, deadline) as session:
         try:
             with session.get(url, stream=True, timeout=(limits.connect, limits.silence)) as r:
-                announced = _check_answer(r, remote)
                 atomic_write(
-                    final,
-                    lambda tmp: _receive(r, tmp, remote, announced, deadline, progress),
-                    suffix=".part",
+                    final, lambda tmp: _receive(r, tmp, remote, deadline, progress), ".part"
                 )
         except (requests.RequestException, urllib3_errors.HTTPError, AttemptError) as e:
             if deadline.left() <= 0:  # cut off by the watchdog, whatever it looked like
@@ -209,14 +206,10 @@ def _check_answer(r: requests.Response, remote: Remote) -> int | None:
 
 
 def _receive(
-    r: requests.Response,
-    tmp: Path,
-    remote: Remote,
-    announced: int | None,
-    deadline: Deadline,
-    progress: bool,
+    r: requests.Response, tmp: Path, remote: Remote, deadline: Deadline, progress: bool
 ) -> None:
-    """Copy the body, as the server stores it, to ``tmp`` while hashing it; then check it."""
+    """Check the answer, copy its body as stored to ``tmp`` while hashing it, then check that."""
+    announced = _check_answer(r, remote)
     h = hashlib.new(remote.algorithm)
     received = 0
     with open(tmp, "wb") as out, _bar(progress, announced or remote.size, remote.filename) as bar:
