@@ -11,15 +11,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from nnreally import reading
+from nnreally import options, reading
 from nnreally.errors import guarded
-from nnreally.options import (
-    Parser,
-    add_output_options,
-    add_training_options,
-    output_options,
-    training_options,
-)
 from nnreally.registry import all_stages, select
 from nnreally.run import markdown_table, summary_table
 from nnreally.script import exit_with
@@ -29,8 +22,8 @@ PROG = "python -m nnreally.stages"
 COMMANDS = ("show", "diff", "book", "samples", "practice", "check", "hint")
 
 
-def build_parser(prog: str = PROG) -> Parser:
-    parser = Parser(
+def build_parser(prog: str = PROG) -> options.Parser:
+    parser = options.Parser(
         prog=prog,
         description="Run the stages of 'What is torch.nn really?'. Without a stage: list them.",
         epilog=f"also: {prog} show NN [--lang zh] | diff NN MM [--side-by-side] | "
@@ -40,8 +33,8 @@ def build_parser(prog: str = PROG) -> Parser:
     parser.add_argument(
         "selection", nargs="?", help="a stage (05), a range (01-04), a list (03,07) or all"
     )
-    add_training_options(parser)
-    add_output_options(parser)
+    options.add_training_options(parser)
+    options.add_output_options(parser)
     parser.add_argument(
         "--markdown", action="store_true", help="end with the summary as a Markdown table"
     )
@@ -97,7 +90,7 @@ def run(argv: list[str], prog: str) -> int:
             print(f"{stage.number}  {stage.title:<20} {stage.summary}")
         return 0
     stages = select(args.selection)
-    training, output = training_options(args), output_options(args)
+    training, output = options.training_options(args), options.output_options(args)
     out = sys.stderr if output.json else sys.stdout  # with --json, stdout carries only JSON
     command = ["-m", "nnreally.stages", *argv]  # what torchrun starts for --nproc
     from nnreally.runner import run_stages  # PyTorch: loaded only for a command that trains

@@ -13,7 +13,7 @@ import io
 import math
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from nnreally import recording, script
 from nnreally.cells import arguments_at
-from nnreally.data import Data, default_data_dir
+from nnreally.data import Data
 from nnreally.data import load_data as _load_data
 from nnreally.distributed import group_of_one, launch, launched
 from nnreally.errors import DivergedError, UsageError
@@ -49,12 +49,9 @@ EXPLODED = 100.0
 SIDE = 28  # MNIST's images are 28 x 28
 
 
-def _recording(caller: Mapping[str, object] | None = None) -> Recording:
-    """The current recording; outside the runner, opened on first use from ``caller``'s globals."""
-    found = recording.current()
-    if found is None:
-        found = script.open_recording(caller if caller is not None else sys._getframe(2).f_globals)
-    return found
+def _recording() -> Recording:
+    """The current recording; outside the runner, opened on first use from the caller's globals."""
+    return recording.current() or script.open_recording(sys._getframe(2).f_globals)
 
 
 def settings(**defaults: object) -> tuple:
@@ -99,8 +96,7 @@ def load_data() -> Data:
     if data is None:  # else the runner passed data that an earlier stage loaded
         options = found.training
         progress = found.speaks and not found.output.quiet  # e.g. making the digits (seconds)
-        loaded = _load_data(options.data, options.data_dir or default_data_dir(), progress)
-        data = loaded.head(options.limit)
+        data = _load_data(options.data, options.data_dir, progress).head(options.limit)
         for note in data.note.splitlines() if found.speaks else ():
             print(f"note: {note}", file=sys.stderr, flush=True)
     found.note_data(data)

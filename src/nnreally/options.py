@@ -72,10 +72,6 @@ non_negative_int = _number(int, 0)
 positive_float = _number(float, 0.0, exclusive=True)
 
 
-class DeviceError(UsageError):
-    """A device that was asked for and is not there."""
-
-
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple's MPS, then the CPU; a named device must exist."""
     import torch  # here: the options are read before anything loads PyTorch (show, diff, ...)
@@ -84,9 +80,9 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
     elif name == "cuda" and not torch.cuda.is_available():
-        raise DeviceError("--device cuda: no CUDA device is available to this PyTorch")
+        raise UsageError("--device cuda: no CUDA device is available to this PyTorch")
     elif name == "mps" and not has_mps:
-        raise DeviceError("--device mps: no Apple MPS device is available to this PyTorch")
+        raise UsageError("--device mps: no Apple MPS device is available to this PyTorch")
     return torch.device(name)
 
 

@@ -67,11 +67,7 @@ class Recording:
         self.words = words(self.output.lang)
         self._mark = clock()
         if stage is not None:
-            self.say(
-                lambda lang: words(lang)(
-                    "run.header", label=label(stage, lang), summary=_summary(stage, lang)
-                )
-            )
+            self.say(lambda lang: _header(stage, lang))
 
     @property
     def name(self) -> str:
@@ -183,12 +179,13 @@ class Recording:
         )
 
 
-def _summary(stage: Stage, lang: str) -> str:
-    """The first line of the stage's docstring, in ``lang`` where it is translated."""
+def _header(stage: Stage, lang: str) -> str:
+    """The run's first line: the stage and its docstring's first line, translated where it is."""
+    summary = stage.summary
     if lang != SOURCE:
         with suppress(RunError):  # a file without a translation (a learner's) keeps its own
-            return narrative(stage, lang)[0].split("\n", 1)[0]
-    return stage.summary
+            summary = narrative(stage, lang)[0].split("\n", 1)[0]
+    return words(lang)("run.header", label=label(stage, lang), summary=summary)
 
 
 _current: Recording | None = None

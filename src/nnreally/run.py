@@ -102,12 +102,11 @@ class Run:
         after a quick run) is told to train longer."""
         if not self.history or self.last.valid_loss < NEAR_CHANCE:
             return None
-        epochs = int(self.settings.get("epochs") or len(self.history))
         return words(lang)(
             "run.above_chance" if self.last.valid_loss > CHANCE else "run.near_chance",
             loss=f"{self.last.valid_loss:.4f}",
             chance=f"{CHANCE:.4f}",
-            epochs=max(8, 4 * epochs),
+            epochs=max(8, 4 * self.epochs),
         )
 
     def final_line(self, lang: str = SOURCE) -> str:
@@ -177,12 +176,8 @@ def summary_table(runs: Sequence[Run], lang: str = SOURCE) -> str:
     widths = [max(display_width(row[i]) for row in rows) for i in range(len(head))]
     lines = []
     for row in rows:
-        cells = [
-            cell + " " * (w - display_width(cell))
-            if i < 2
-            else " " * (w - display_width(cell)) + cell
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ]
+        pads = [" " * (w - display_width(cell)) for cell, w in zip(row, widths, strict=True)]
+        cells = [c + p if i < 2 else p + c for i, (c, p) in enumerate(zip(row, pads, strict=True))]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
 

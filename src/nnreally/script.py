@@ -88,19 +88,13 @@ class Launched(Exception):  # noqa: N818  (not an error: the run went on in othe
 
 def parse_options(argv: Sequence[str], prog: str) -> tuple[Training, Output]:
     """The shared options, parsed and checked."""
-    from nnreally.options import (
-        Parser,
-        add_output_options,
-        add_training_options,
-        output_options,
-        training_options,
-    )
+    from nnreally import options
 
-    parser = Parser(prog=prog, description="Run this stage of 'What is torch.nn really?'.")
-    add_training_options(parser)
-    add_output_options(parser)
+    parser = options.Parser(prog=prog, description="Run this stage of 'What is torch.nn really?'.")
+    options.add_training_options(parser)
+    options.add_output_options(parser)
     args = parser.parse_args(list(argv))
-    return training_options(args), output_options(args)
+    return options.training_options(args), options.output_options(args)
 
 
 def options_from_variable(text: str) -> tuple[Training, Output]:

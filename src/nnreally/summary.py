@@ -66,18 +66,11 @@ ALONG_THE_WAY = Group(
 )
 BEYOND = Group(
     "beyond",
-    (
-        Piece("torch.cuda.graph", "13", "cuda_graph"),
-        Piece("DistributedDataParallel", "14", "ddp"),
-    ),
+    (Piece("torch.cuda.graph", "13", "cuda_graph"), Piece("DistributedDataParallel", "14", "ddp")),
 )
 GROUPS = (TUTORIAL, ALONG_THE_WAY, BEYOND)
 
 
-def pieces(group: Group | None = None) -> list[Piece]:
-    """Every piece (of ``group``, or of all groups) that names a stage, nested ones included."""
-    found = []
-    for g in [group] if group else GROUPS:
-        for piece in g.pieces:
-            found += [p for p in (piece, *piece.parts) if p.stage]
-    return found
+def pieces() -> list[Piece]:
+    """Every piece that names a stage, nested ones included."""
+    return [p for g in GROUPS for piece in g.pieces for p in (piece, *piece.parts) if p.stage]

@@ -78,25 +78,19 @@ def sections(stage: Stage, lang: str) -> list[Section]:
             "it, one section per English cell "
             f"(python -m nnreally.translations --stamps {stage.number} prints the markers)"
         )
-    found: list[Section] = []
-    lines: list[str] = []
+    found: list[tuple[str, int, list[str]]] = []  # each marker's stamp, line and the lines after
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         match = MARKER.match(line)
         if match:
-            if found:
-                found[-1] = Section(found[-1].stamp, "\n".join(lines).strip("\n"), found[-1].line)
-            found.append(Section(match["stamp"], "", number))
-            lines = []
+            found.append((match["stamp"], number, []))
         elif found:
-            lines.append(line.rstrip())
+            found[-1][2].append(line.rstrip())
         elif line.strip():
             raise RunError(
                 f"{_shown(path)} line {number}: text before the first marker "
                 f"(each section starts with a line such as <!-- {SOURCE}:1a2b3c4d -->)"
             )
-    if found:
-        found[-1] = Section(found[-1].stamp, "\n".join(lines).strip("\n"), found[-1].line)
-    return found
+    return [Section(mark, "\n".join(lines).strip("\n"), at) for mark, at, lines in found]
 
 
 def narrative(stage: Stage, lang: str) -> list[str]:
@@ -250,12 +244,8 @@ def off_glossary(stage: Stage, lang: str = "zh") -> list[str]:
 
 def out_of_step(stage: Stage) -> list[str]:
     """One readable problem per place where a translation of ``stage`` lags its English."""
-    problems = []
-    for lang in LANGUAGES:
-        if lang != SOURCE:
-            found = _problems(stage, lang)
-            problems += found or off_glossary(stage, lang)
-    return problems
+    others = [lang for lang in LANGUAGES if lang != SOURCE]
+    return [p for lang in others for p in _problems(stage, lang) or off_glossary(stage, lang)]
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.translations") -> int:
