@@ -163,31 +163,6 @@ def test_stage_11_trains_on_fashion_mnist_unchanged():
     assert untrained_loss("11", fashion) > FASHION_THRESHOLD > session.history[-1].valid_loss
 
 
-def test_a_stage_cannot_change_the_next_stages_process_wide_settings(tmp_path):
-    """Thread count and cuDNN's choices are process-wide: what a stage sets, the runner undoes."""
-    from nnreally.registry import Stage
-    from nnreally.runner import run_stage
-
-    cudnn = torch.backends.cudnn
-    path = tmp_path / "99_settings.py"
-    path.write_text(
-        "import torch\n\ntorch.set_num_threads(1)\nseen = torch.get_num_threads()\n"
-        "torch.backends.cudnn.deterministic = torch.backends.cudnn.benchmark = True\n"
-    )
-    before = torch.get_num_threads(), cudnn.deterministic, cudnn.benchmark
-    torch.set_num_threads(2)
-    cudnn.deterministic = cudnn.benchmark = False
-    try:
-        session = run_stage(Stage("99", "settings", path))
-        assert session.variables["seen"] == 1
-        assert session.ran_with == {"threads": 1, "deterministic": True, "benchmark": True}
-        assert torch.get_num_threads() == 2
-        assert (cudnn.deterministic, cudnn.benchmark) == (False, False)
-    finally:
-        torch.set_num_threads(before[0])
-        cudnn.deterministic, cudnn.benchmark = before[1:]
-
-
 def test_stage_01s_hand_written_loss_equals_cross_entropy(digits):
     """Stage 01's log_softmax and nll, which stage 02 replaces by F.cross_entropy."""
     stage01 = train("01", digits.head(100), epochs=0).variables
