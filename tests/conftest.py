@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -31,6 +32,10 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def digits(data_dir: Path) -> Data:
     return load_digits(data_dir)
 
+
+# Chinese text, told by its characters (CJK unified ideographs and extension A).
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+WORDS_PER_CJK = 3  # a Chinese narrative has at least one CJK character per 3 English words
 
 # Nothing listens on the discard port: a download that a test did not arrange is refused at once.
 CLOSED_URL = "http://127.0.0.1:9/mnist.pkl.gz"

@@ -11,11 +11,10 @@ import pytest
 from nnreally import translations
 from nnreally.registry import Stage, all_stages, find
 from nnreally.translations import avoided, glossary, narrative, out_of_step, sidecar, stamp
+from tests.conftest import CJK, WORDS_PER_CJK
 
 STAGES = pytest.mark.parametrize("stage", all_stages(), ids=lambda s: s.number)
 CODE = re.compile(r"``(.+?)``", re.DOTALL)  # inline code, as the stage docstrings write it
-CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-WORDS_PER_CJK = 3  # a Chinese narrative has at least one CJK character per 3 English words
 
 
 def edited(monkeypatch: pytest.MonkeyPatch, number: str, old: str, new: str) -> Stage:
