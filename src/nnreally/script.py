@@ -63,8 +63,7 @@ def exit_with(prog: str, main: Callable[[], int]) -> NoReturn:
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join()
     atexit._run_exitfuncs()  # then its atexit functions; what is left frees only memory
-    _flush()
-    os._exit(code)
+    _end(code)
 
 
 def end_on_interrupt(prog: str) -> None:
@@ -74,12 +73,6 @@ def end_on_interrupt(prog: str) -> None:
 
 def _interrupted(prog: str, signum: int, frame: object) -> NoReturn:
     _end(report_error(prog, KeyboardInterrupt()))
-
-
-def _flush() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError, AttributeError):  # closed, or none at all
-            stream.flush()
 
 
 class Launched(Exception):  # noqa: N818  (not an error: the run went on in other processes)
@@ -127,12 +120,12 @@ def open_recording(caller: Mapping[str, object]) -> Recording:
     out = sys.stderr if output.json else sys.stdout  # with --json, stdout carries only JSON
     stage = file_stage(Path(path))
     opened = recording.open_alone(Recording(training, output, stage, out, command=sys.argv))
-    sys.excepthook = partial(_on_error, prog, opened)
+    sys.excepthook = partial(_on_error, prog)
     atexit.register(_at_end, prog, opened, caller)
     return opened
 
 
-def _on_error(prog: str, opened: Recording, kind, error, traceback) -> None:
+def _on_error(prog: str, kind, error, traceback) -> None:
     """An error the script did not catch: an expected one is one line and its exit code."""
     if isinstance(error, Launched):  # the processes it started did the run and reported it
         _end(0)
@@ -181,6 +174,8 @@ def _report(opened: Recording, caller: Mapping[str, object]) -> None:
 
 
 def _end(code: int) -> NoReturn:
-    """End the process now: the error is reported, and nothing else should run or print."""
-    _flush()
+    """End the process now, its output flushed: nothing else should run or print."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # closed, or none at all
+            stream.flush()
     os._exit(code)
