@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -41,10 +42,7 @@ class RankFailedError(RunError):
     """A worker process of a distributed run failed; the message names its rank."""
 
 
-def guarded(
-    prog: str,
-    body: Callable[[], int],
-) -> int:
+def guarded(prog: str, body: Callable[[], int]) -> int:
     """Run a command's ``body``; turn expected errors into one line on stderr and an exit code.
 
     A ``UsageError`` exits 2, a ``RunError`` or an ``OSError`` exits 1, Ctrl-C exits 130.
@@ -70,11 +68,9 @@ def check_stdout() -> None:
 
 def _quiet_stdout() -> None:
     """Point stdout at the null device, so that flushing it at exit cannot fail again."""
-    try:
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # no stdout: nothing to flush
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):  # no stdout at all: nothing to flush
-        pass
 
 
 def exit_code(error: BaseException) -> int | None:
