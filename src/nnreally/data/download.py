@@ -13,12 +13,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from nnreally.data.checksums import Remote, is_verified, problem, remember
+from nnreally.data.checksums import Remote, problem, remember
 from nnreally.data.transfer import AttemptError, Limits, attempt
 from nnreally.data.writes import folder_for, set_aside, sweep
 from nnreally.errors import RunError
-
-__all__ = ["DownloadError", "Limits", "Remote", "fetch", "is_verified", "problem"]
 
 
 class DownloadError(RunError):
