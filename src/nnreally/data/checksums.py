@@ -81,7 +81,6 @@ def forget(path: Path) -> None:
 def problem(path: Path, remote: Remote, *, rehash: bool = False) -> str | None:
     """Why ``path`` is not ``remote``'s file (``fails its md5 checksum``, ...), or None if it is.
 
-    A file is hashed once, then known by its size and modification time (unless ``rehash``).
     A file that fails loses its note.
     """
     try:
