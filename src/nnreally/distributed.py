@@ -102,6 +102,11 @@ def as_rank_error(error: BaseException) -> BaseException:
     return error
 
 
+def _rank(note: Path) -> int:
+    """The rank a note in the failures folder is about: ``rank-3`` or ``rank-3.error`` -> 3."""
+    return int(note.stem.split("-")[1])
+
+
 def _first_failed(folder: str, error) -> tuple[int, bool]:
     """The rank that failed first, and whether it noted an error of its own.
 
@@ -109,11 +114,7 @@ def _first_failed(folder: str, error) -> tuple[int, bool]:
     and note that: the killed one is the cause. Otherwise the first note the ranks left, else
     torchrun's record.
     """
-    noted = {
-        int(p.name.split("-")[1]): int(p.read_text())
-        for p in Path(folder).glob("rank-*")
-        if not p.suffix
-    }
+    noted = {_rank(p): int(p.read_text()) for p in Path(folder).glob("rank-*") if not p.suffix}
     noted = {r: t for r, t in noted.items() if r in error.failures}
     killed = [r for r, f in error.failures.items() if f.exitcode < 0 and r not in noted]
     if killed:
@@ -146,9 +147,9 @@ def _machine_gone(folder: str, nproc: int, nnodes: int, which: str = "") -> str:
     on), and this machine's ranks noted their failures in ``folder``. With two machines the
     one that went is the other; with more, the address in gloo's message names it.
     """
-    notes = sorted(Path(folder).glob("rank-*.error"), key=lambda p: int(p.stem.split("-")[1]))
-    here = int(notes[0].stem.split("-")[1]) // nproc if notes else None
-    said = notes[0].read_text() if notes else ""
+    first = min(Path(folder).glob("rank-*.error"), key=_rank, default=None)
+    here = _rank(first) // nproc if first else None
+    said = first.read_text() if first else ""
     at = re.search(r"\[([^\]\s/]+)\]:\d+", said)
     if nnodes == 2 and here is not None:
         there = 1 - here
@@ -159,7 +160,7 @@ def _machine_gone(folder: str, nproc: int, nnodes: int, which: str = "") -> str:
         machine = f"the machine {which}" if which else "another machine"
         machine += f" (at {at[1]})" if at and not which else ""
     seen = next((s for s in PEER_LOST if s in said), None)
-    how = f": rank {notes[0].stem.split('-')[1]} saw {seen}" if notes and seen else ""
+    how = f": rank {_rank(first)} saw {seen}" if first and seen else ""
     return f"{machine} is gone{how}; the launcher stopped this machine's ranks"
 
 
