@@ -10,7 +10,7 @@ import html
 import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from itertools import groupby
+from itertools import groupby, zip_longest
 
 Span = tuple[str, bool]  # a piece of a line, and whether it changed
 
@@ -83,8 +83,7 @@ def _paired(old: list[str], new: list[str]) -> list[Row]:
     out: list[Row] = []
     removed: list[Row] = []
     added: list[Row] = []
-    for k in range(max(len(old), len(new))):
-        a, b = (old[k] if k < len(old) else None), (new[k] if k < len(new) else None)
+    for a, b in zip_longest(old, new):
         if a is not None and b is not None and similar(a, b):
             out += [*removed, *added, Row("change", *_inline(a, b))]
             removed, added = [], []
@@ -100,28 +99,24 @@ def _styled(spans: list[Span], side: str, kind: str, colour: bool) -> list[tuple
     """Characters with the escape codes around them: (char, before, after) per visible char."""
     chars = []
     for text, changed in spans:
-        if kind == "same":
-            chars += [(c, "", "") for c in text]
-        elif colour:
+        if colour and kind != "same":
             code = _COLOURS[(side, changed and kind == "change")]
             chars += [(c, code, _RESET) for c in text]
-        elif changed and kind == "change":
+            continue
+        if changed and kind == "change":  # plain text: the changed part between markers
             start, end = _PLAIN_MARKS[side]
-            marked = f"{start}{text}{end}"
-            chars += [(c, "", "") for c in marked]
-        else:
-            chars += [(c, "", "") for c in text]
+            text = f"{start}{text}{end}"
+        chars += [(c, "", "") for c in text]
     return chars
 
 
 def _wrap(chars: list[tuple[str, str, str]], width: int) -> list[str]:
     """Hard-wrap styled characters into lines of ``width`` visible characters, padded."""
     pieces = [chars[i : i + width] for i in range(0, len(chars), width)] or [[]]
-    lines = []
-    for piece in pieces:
-        text = "".join(f"{before}{c}{after}" for c, before, after in piece)
-        lines.append(text.replace(_RESET + _RESET, _RESET) + " " * (width - len(piece)))
-    return lines
+    return [
+        "".join(f"{before}{c}{after}" for c, before, after in piece) + " " * (width - len(piece))
+        for piece in pieces
+    ]
 
 
 def render_terminal(
@@ -136,11 +131,9 @@ def render_terminal(
     for row in rows([line.expandtabs() for line in a], [line.expandtabs() for line in b]):
         left = _wrap(_styled(row.left, "del", row.kind, colour), column)
         right = _wrap(_styled(row.right, "add", row.kind, colour), column)
-        blank = " " * column
-        for i in range(max(len(left), len(right))):
+        for i, (old, new) in enumerate(zip_longest(left, right, fillvalue=" " * column)):
             gutter = _GUTTER[row.kind] if i == 0 else " "
-            line = f"{left[i] if i < len(left) else blank} {gutter} "
-            out.append((line + (right[i] if i < len(right) else "")).rstrip())
+            out.append(f"{old} {gutter} {new}".rstrip())
     return "\n".join(out) + "\n"
 
 
@@ -198,5 +191,5 @@ def render_html(a: list[str], b: list[str], titles: tuple[str, str]) -> str:
     return (
         f'<table class="diff">\n<thead>{head}</thead>\n'
         + "\n</tbody>\n".join(body)
-        + ("\n</tbody></table>")
+        + "\n</tbody></table>"
     )
