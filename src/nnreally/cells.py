@@ -68,14 +68,14 @@ def split_cells(source: str) -> list[Cell]:
     return cells
 
 
-def arguments_at(filename: str, line: int, count: int, function: str = "show") -> list[str | None]:
-    """The code of each of the ``count`` arguments of the ``function(...)`` call running at
+def arguments_at(filename: str, line: int, count: int) -> list[str | None]:
+    """The code of each of the ``count`` arguments of the ``show(...)`` call running at
     ``line`` of the file, as ``f"{expr = }"`` writes it; None for a string (it says itself),
     and for every argument where the call cannot be read (no source, or code that changed).
     """
     linecache.checkcache(filename)  # a file edited since it was last read: read again
     source = "".join(linecache.getlines(filename))
-    for node in _calls(source, function):
+    for node in _show_calls(source):
         if node.lineno <= line <= (node.end_lineno or node.lineno) and len(node.args) == count:
             return [
                 None if isinstance(arg, (ast.Constant, ast.JoinedStr)) else ast.unparse(arg)
@@ -85,7 +85,7 @@ def arguments_at(filename: str, line: int, count: int, function: str = "show") -
 
 
 @lru_cache(maxsize=16)
-def _calls(source: str, function: str) -> list[ast.Call]:
+def _show_calls(source: str) -> list[ast.Call]:
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
@@ -95,6 +95,6 @@ def _calls(source: str, function: str) -> list[ast.Call]:
         for node in ast.walk(tree)
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
-        and node.func.id == function
+        and node.func.id == "show"
         and not any(isinstance(arg, ast.Starred) for arg in node.args)
     ]
