@@ -128,8 +128,7 @@ def main(argv: Sequence[str], prog: str) -> int:
             "or zh under a zh_* locale such as LANG=zh_CN.UTF-8)",
         )
         args = parser.parse_args(rest)
-        text = show(find(args.stage), args.lang or default_language())
-        _write(text)
+        _write(show(find(args.stage), args.lang or default_language()))
         return 0
     parser.add_argument("a", help="first stage, e.g. 04")
     parser.add_argument("b", help="second stage, e.g. 05")
