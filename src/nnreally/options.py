@@ -8,7 +8,6 @@ same holds for the settings only some stages declare (``--cuda-graph``, ``--npro
 from __future__ import annotations
 
 import argparse
-import glob
 import math
 import os
 import re
@@ -283,7 +282,7 @@ def is_own_png(path: Path) -> bool:
 def check_images(plot: Path) -> None:
     """Refuse a ``--plot`` whose images would replace files that nnreally did not write."""
     name = re.compile(re.escape(plot.stem) + r"(?:-\d+)?-image\d+\.png")
-    for found in sorted(plot.parent.glob(f"{glob.escape(plot.stem)}-*image*.png")):
+    for found in sorted(plot.parent.iterdir()):
         if name.fullmatch(found.name) and not is_own_png(found):
             raise UsageError(
                 f"--plot {plot}: {found} is there and nnreally did not write it (a stage's "
