@@ -508,7 +508,7 @@ def time_data_paths(data: Data, device: torch.device, epochs: int, bs: int = BS)
                 torch.cuda.synchronize(device)
             times.append(time.perf_counter() - start)
         medians[name] = statistics.median(times[1:])
-    baseline = medians[next(itertools.islice(DATA_PATHS, 1, None))]  # the DataLoader's
+    baseline = list(medians.values())[1]  # the DataLoader's
     return [DataPathRow(name, s, s / baseline) for name, s in medians.items()]
 
 
@@ -575,7 +575,6 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m nnreally.benc
     parser = Parser(prog=prog, description="Time the stages and the data paths, in one run.")
     parser.add_argument(
         "--stages",
-        default=None,
         help=f"stages to time; {GRAPH}: stage 13 with --cuda-graph (default {DEFAULT_STAGES}, "
         f"and {GRAPH} on CUDA)",
     )
